@@ -1,0 +1,1 @@
+"""Runs at interpreter start in the function process (placeholder: instrumentation lands later)."""
