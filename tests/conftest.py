@@ -1,10 +1,20 @@
-"""Suite-wide options: `--quick` deselects the tests marked slow (CI runs it that way)."""
+"""Suite-wide fixtures and options.
+
+`--quick` deselects the tests marked slow (CI runs it that way). The layer zips are built once
+per session by build.sh when dist/ lacks them (./dev.sh test builds them first).
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
 
 import pytest
+from layer_build import DIST, run_build, zip_paths
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--quick", action="store_true", help="skip tests marked slow")
+    parser.addoption("--quick", action="store_true", help="deselect tests marked slow")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -14,3 +24,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if "slow" not in item.keywords]
+
+
+@pytest.fixture(scope="session")
+def layer_zips() -> dict[str, Path]:
+    """dist/'s zips, built once by build.sh if any is missing."""
+    zips = zip_paths(DIST)
+    if not all(path.is_file() for path in zips.values()):
+        run_build()
+    return zips
+
+
+@pytest.fixture(scope="session")
+def built_layer(layer_zips: dict[str, Path]) -> Path:
+    """The zip for this machine's architecture: the one the sandbox can run."""
+    return layer_zips["arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"]

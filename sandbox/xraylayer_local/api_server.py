@@ -72,7 +72,10 @@ class ApiServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="lambda-api", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long close() waits for the loop to notice
+            name="lambda-api",
+            daemon=True,
         )
         self._thread.start()
 

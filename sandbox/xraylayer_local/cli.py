@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     invoke.add_argument("--event", help="JSON event file, or - for standard input")
     invoke.add_argument("--times", type=int, default=1, help="invocations (first is cold)")
     invoke.add_argument("--moto", action="store_true", help="point AWS calls at a moto server")
+    invoke.add_argument("--name", default="local-function", help="the function's name")
     _add_sandbox_options(invoke)
     invoke.set_defaults(run=_invoke)
 
@@ -75,7 +76,14 @@ def default_layer_zip() -> Path:
 
 def _invoke(args: argparse.Namespace) -> int:
     event = _read_event(args.event)
-    return _run(args, args.function, args.handler, [event] * args.times, use_moto=args.moto)
+    return _run(
+        args,
+        args.function,
+        args.handler,
+        [event] * args.times,
+        use_moto=args.moto,
+        name=args.name,
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -84,7 +92,9 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"xraylayer-local: {missing[0]} not found; run ./build.sh first", file=sys.stderr)
         return 2
     args.env.append("AWS_LAMBDA_EXEC_WRAPPER=/opt/xray-instrument")
-    return _run(args, DEMO_FUNCTION, "app.handler", [DEMO_EVENT, DEMO_EVENT], use_moto=True)
+    return _run(
+        args, DEMO_FUNCTION, "app.handler", [DEMO_EVENT, DEMO_EVENT], use_moto=True, name="orders"
+    )
 
 
 def _run(
@@ -94,6 +104,7 @@ def _run(
     events: list[object],
     *,
     use_moto: bool,
+    name: str = "local-function",
 ) -> int:
     env = dict(item.split("=", 1) for item in args.env)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
@@ -111,6 +122,7 @@ def _run(
             timeout_s=args.timeout,
             memory_mb=args.memory,
             freeze=not args.no_freeze,
+            function_name=name,
             log_sink=lambda source, line: print(f"  {source}| {line}", file=sys.stderr),
         ) as sandbox:
             results = [sandbox.invoke(event) for event in events]

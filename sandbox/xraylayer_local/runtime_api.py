@@ -109,11 +109,7 @@ class RuntimeApi:
         if mode is not None and mode.lower() != "streaming":
             return error(400, "InvalidFunctionResponseMode", f"Invalid response mode: {mode}")
         if len(body) > MAX_PAYLOAD_BYTES:
-            return error(
-                413,
-                "RequestEntityTooLarge",
-                f"Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
-            )
+            return self._refuse_oversized(request_id, len(body))
         return self._answer(request_id, "response", lambda inv: setattr(inv, "response", body))
 
     def fail(self, request_id: str, body: bytes, headers: Mapping[str, str]) -> ApiResponse:
@@ -164,6 +160,26 @@ class RuntimeApi:
             self._cond.notify_all()
 
     # -- helpers ---------------------------------------------------------------------------
+    def _refuse_oversized(self, request_id: str, size: int) -> ApiResponse:
+        """413 to the runtime; the invoke ends there, with the error Lambda gives the caller."""
+
+        def record(invocation: Invocation) -> None:
+            invocation.error = {
+                "errorType": "Function.ResponseSizeTooLarge",
+                "errorMessage": f"Response payload size ({size} bytes) exceeded maximum "
+                f"allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
+            }
+            invocation.error_type = "Function.ResponseSizeTooLarge"
+
+        answered = self._answer(request_id, "response", record)
+        if answered.status != ACCEPTED.status:
+            return answered
+        return error(
+            413,
+            "RequestEntityTooLarge",
+            f"Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
+        )
+
     def _answer(self, request_id: str, what: str, record: Any) -> ApiResponse:
         with self._cond:
             invocation = self._current

@@ -23,12 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xraylayer.trace_header import TraceHeader, new_trace_id, parse
+from xraylayer.trace_header import TraceHeader, new_id, new_trace_id, parse
 
 from .api_server import ApiServer
 from .api_types import ApiResponse, error
 from .environment import FunctionConfig, extension_environment, runtime_environment
-from .extensions_api import Extension, ExtensionsApi, FunctionInfo
+from .extensions_api import ExtensionsApi, FunctionInfo
 from .lambda_segments import LambdaTraceIds, daemon_datagram, lambda_segments
 from .layers import merge_layers
 from .processes import Process
@@ -133,6 +133,7 @@ class Sandbox:
         self.logs: list[tuple[str, str]] = []
         self._log_sink = log_sink
         self._lock = threading.Lock()
+        self._telemetry_lock = threading.Lock()  # log pumps emit too: keep one order for all
         self._env: _Environment | None = None
         self._closed = False
         self._init_duration_ms = 0.0
@@ -213,13 +214,14 @@ class Sandbox:
 
     def subscribe(self, name: str, subscription: Any, since: int) -> None:
         """Register a Telemetry API subscriber and replay this environment's events so far."""
-        self._telemetry.subscribe(name, subscription)
+        with self._telemetry_lock:
+            self._telemetry.subscribe(name, subscription)
+            for event in self.telemetry[since:]:
+                self._telemetry.emit(event, only=name)
         self._emit(
             "platform.telemetrySubscription",
-            {"name": name, "state": "Subscribed", "types": list(subscription.types)},
+            {"name": name, "state": "Subscribed", "types": sorted(subscription.types)},
         )
-        for event in self.telemetry[since:]:
-            self._telemetry.emit(event, only=name)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -412,8 +414,7 @@ class Sandbox:
             "requestId": invocation.request_id,
             "invokedFunctionArn": invocation.function_arn,
         }
-        if trace.runtime_header:
-            event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": trace.runtime_header}
+        event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": trace.runtime_header}
         env.extensions.deliver(event)
 
     def _answer(self, invocation: Invocation, why: str | None, start: float) -> InvokeResult:
@@ -514,28 +515,37 @@ class Sandbox:
         self._telemetry.resume()
 
     def _teardown(self, reason: str) -> ShutdownResult:
-        """End the environment: runtime first, then SHUTDOWN to extensions, SIGKILL at deadline."""
+        """End the environment within Lambda's shutdown budget, SIGKILL for what remains.
+
+        The runtime gets SIGTERM and its share of the budget while the extensions already have
+        their SHUTDOWN event; the deadline in that event is when stragglers are killed.
+        """
         env, self._env = self._env, None
         if env is None:
             return ShutdownResult(reason, None, {})
+        budget_s = SHUTDOWN_EXTERNAL_MS / 1000 if env.extension_processes else 0.0
+        deadline = time.time() + budget_s
         for process in env.processes():
             process.thaw()
         self._telemetry.resume()
-        killed = self._stop_runtime(env, graceful=reason == "spindown")
-        self._telemetry.flush(0.5)
-        deadline_ms = int(time.time() * 1000) + (
-            SHUTDOWN_EXTERNAL_MS if env.extension_processes else 0
-        )
+        runtime_killed = self._signal_runtime(env, graceful=reason == "spindown")
         receivers = set(
             env.extensions.deliver(
-                {"eventType": "SHUTDOWN", "shutdownReason": reason, "deadlineMs": deadline_ms}
+                {
+                    "eventType": "SHUTDOWN",
+                    "shutdownReason": reason,
+                    "deadlineMs": int(deadline * 1000),
+                }
             )
         )
+        killed = ["runtime"] if runtime_killed or self._reap_runtime(env) else []
+        env.runtime.close()  # only now: a runtime still in `next` must not see an answer first
         for name, process in env.extension_processes.items():
             if name not in receivers:
                 process.kill()
+        self._telemetry.flush(min(0.5, max(0.0, deadline - time.time())))
         for name, process in env.extension_processes.items():
-            if process.wait(deadline_ms / 1000 - time.time()) is None:
+            if process.wait(deadline - time.time()) is None:
                 process.kill()
                 killed.append(name)
         env.extensions.close()
@@ -548,26 +558,31 @@ class Sandbox:
             killed,
         )
 
-    def _stop_runtime(self, env: _Environment, *, graceful: bool) -> list[str]:
+    def _signal_runtime(self, env: _Environment, *, graceful: bool) -> bool:
+        """SIGTERM when extensions share the budget (SIGKILL otherwise); True if killed now."""
         process = env.runtime_process
-        killed: list[str] = []
-        if process is not None and process.alive():
-            if graceful and env.extension_processes:
-                process.send(signal.SIGTERM)
-                if process.wait(RUNTIME_GRACE_S) is None:
-                    process.kill()
-                    killed.append("runtime")
-            else:
-                process.kill()
-                killed.append("runtime")
-        env.runtime.close()
-        return killed
+        if process is None or not process.alive():
+            return False
+        if graceful and env.extension_processes:
+            process.send(signal.SIGTERM)
+            return False
+        process.kill()
+        return True
+
+    def _reap_runtime(self, env: _Environment) -> bool:
+        """Wait out the runtime's share of the budget; True if it had to be killed."""
+        process = env.runtime_process
+        if process is None or process.wait(RUNTIME_GRACE_S) is not None:
+            return False
+        process.kill()
+        return True
 
     # -- telemetry, logs, traces -----------------------------------------------------------
     def _emit(self, event_type: str, record: Any) -> None:
-        event = telemetry_event(event_type, record, time.time())
-        self.telemetry.append(event)
-        self._telemetry.emit(event)
+        with self._telemetry_lock:
+            event = telemetry_event(event_type, record, time.time())
+            self.telemetry.append(event)
+            self._telemetry.emit(event)
 
     def _log_line(self, source: str, line: str) -> None:
         self.logs.append((source, line))
@@ -647,6 +662,8 @@ class Sandbox:
             init_span=init_span,
             error_type=result.error_type if result.status != "success" else None,
             status=result.status,
+            parent_id=trace.caller_parent,
+            cause=_json_object(invocation.xray_cause),
         )
         host, _, port = self.daemon.address.rpartition(":")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -659,30 +676,33 @@ class _TraceContext:
 
     def __init__(
         self,
-        runtime_header: str | None,
+        runtime_header: str,
         root: str | None = None,
         ids: LambdaTraceIds | None = None,
+        caller_parent: str | None = None,
     ) -> None:
         self.runtime_header = runtime_header
         self.root = root
         self.ids = ids
+        self.caller_parent = caller_parent
 
     @classmethod
     def for_invoke(cls, mode: str, caller_header: str | None) -> _TraceContext:
-        """Active samples every header-less invoke here; a sampled caller is always traced."""
-        header = parse(caller_header)
-        if header is None:
-            if mode != "Active":
-                return cls(None)
-            header = TraceHeader(new_trace_id(time.time()), None, "1", ())
-        elif header.sampled != "1" and not (mode == "Active" and header.sampled in (None, "?")):
-            return cls(header.to_header())
-        ids = LambdaTraceIds.new()
-        runtime = TraceHeader(header.root, ids.invocation, "1", header.extra)
-        return cls(runtime.to_header(), header.root, ids)
+        """Lambda's decision: Active samples a header-less invoke (every one, here), a caller's
+        `Sampled=1` is always traced, and an untraced invoke still gets a `Sampled=0` header."""
+        header = parse(caller_header) or TraceHeader(new_trace_id(time.time()))
+        undecided = header.sampled in (None, "?")
+        if header.sampled == "1" or (mode == "Active" and undecided):
+            ids = LambdaTraceIds.new()
+            runtime = TraceHeader(header.root, ids.invocation, "1", header.extra)
+            return cls(runtime.to_header(), header.root, ids, header.parent)
+        sampled = "0" if undecided else header.sampled
+        return cls(
+            TraceHeader(header.root, header.parent or new_id(), sampled, header.extra).to_header()
+        )
 
     def telemetry_field(self) -> dict[str, Any]:
-        if self.ids is None or self.runtime_header is None:
+        if self.ids is None:
             return {}
         return {
             "tracing": {
@@ -711,11 +731,17 @@ def _phase_error_type(why: str) -> str:
     }.get(why, "Runtime.ExitError")
 
 
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    """A JSON object from a header, or None for anything else (the header is optional)."""
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _iso(wall: float) -> str:
     millis = round(wall * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + (
         f".{millis % 1000:03d}Z"
     )
-
-
-__all__ = ["Extension", "InvokeResult", "Sandbox", "ShutdownResult"]
