@@ -1,1 +1,1 @@
-"""The xraylayer Lambda extension: receives the function's spans and exports them after the response."""
+"""The xraylayer Lambda extension: takes the spans and exports them after the response."""
