@@ -7,10 +7,12 @@ per session by build.sh when dist/ lacks them (./dev.sh test builds them first).
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from layer_build import DIST, run_build, zip_paths
+from xraylayer_local.moto_server import MotoServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,3 +41,10 @@ def layer_zips() -> dict[str, Path]:
 def built_layer(layer_zips: dict[str, Path]) -> Path:
     """The zip for this machine's architecture: the one the sandbox can run."""
     return layer_zips["arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One real AWS emulator (moto in server mode, HTTP on loopback) for the whole session."""
+    with MotoServer() as server:
+        yield server

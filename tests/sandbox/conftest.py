@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from sandbox_harness import FUNCTIONS, LAYER, PYTHON, WRAPPER, Harness, ProbeLog
-from xraylayer_local.moto_server import MotoServer
 from xraylayer_local.sandbox import Sandbox
 
 
@@ -42,10 +41,3 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     yield make
     for harness in made:
         harness.shutdown()
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    """One real moto server (HTTP on loopback) for the whole test session."""
-    with MotoServer() as server:
-        yield server
