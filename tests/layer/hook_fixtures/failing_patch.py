@@ -1,0 +1,5 @@
+"""An instrumentation with a bug."""
+
+
+def patch(module):
+    raise RuntimeError("instrumentation bug")

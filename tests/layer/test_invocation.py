@@ -1,0 +1,300 @@
+"""invocation: the span of each invocation, its attributes, cold start, init and errors.
+
+The spans go to a list (the tracer's sink) instead of the extension; the context object has
+the attributes awslambdaric's LambdaContext has.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from xraylayer import config, context, diagnostics, semconv
+from xraylayer.import_profile import ImportProfile
+from xraylayer.invocation import Invocations, response_status
+from xraylayer.spans import SERVER, Span
+from xraylayer.tracer import Tracer
+
+ROOT = "1-6560a1b2-0123456789abcdef01234567"
+W3C = "6560a1b20123456789abcdef01234567"
+PARENT = "53995c3f42cd8ad8"
+ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders:live"
+EVENTS = Path(__file__).parent / "events"
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+
+    def emit(self, span: Span) -> None:
+        self.spans.append(span)
+
+
+class RecordingHandoff:
+    def __init__(self, sink: ListSink) -> None:
+        self.sink = sink
+        self.calls: list[tuple[str, Span, int]] = []
+
+    def invocation_started(self, span: Span) -> None:
+        self.calls.append(("started", span, len(self.sink.spans)))
+
+    def invocation_finished(self, span: Span) -> None:
+        self.calls.append(("finished", span, len(self.sink.spans)))
+
+
+def lambda_context(request_id: str = "req-1") -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name="orders",
+        function_version="7",
+        invoked_function_arn=ARN,
+        memory_limit_in_mb="512",
+        aws_request_id=request_id,
+    )
+
+
+@pytest.fixture(autouse=True)
+def settings() -> Iterator[None]:
+    config.reload({"OTEL_SERVICE_NAME": "order-service"})
+    yield
+    config.reload()
+
+
+@pytest.fixture
+def sink() -> ListSink:
+    return ListSink()
+
+
+def invocations(sink: ListSink, header: str | None = None, **options: Any) -> Invocations:
+    environ = {"AWS_REGION": "eu-west-1"}
+    if header is not None:
+        environ["_X_AMZN_TRACE_ID"] = header
+    made = Invocations(tracer=Tracer(sink), environ=environ, **options)
+    made.init_done()
+    return made
+
+
+def call(made: Invocations, handler: Any, event: Any = None) -> Any:
+    """What xraylayer.bootstrap's handler does around the user's handler."""
+    running = made.start(event if event is not None else {}, lambda_context())
+    try:
+        result = handler(event, None)
+    except BaseException as error:
+        made.fail(running, error)
+        raise
+    made.succeed(running, result)
+    return result
+
+
+def only_invocation(sink: ListSink) -> Span:
+    (span,) = [span for span in sink.spans if span.kind == SERVER]
+    return span
+
+
+@pytest.mark.parametrize(
+    ("header", "trace_id", "parent", "sampled"),
+    [
+        (f"Root={ROOT};Parent={PARENT};Sampled=1", W3C, PARENT, True),
+        (f"Root={ROOT};Parent={PARENT};Sampled=0", W3C, PARENT, False),
+        (f"Root={ROOT};Lineage=a87bd80c:1%7C68fd508a:5", W3C, None, False),
+        (f"Sampled=1;Root={ROOT};Parent={PARENT}", W3C, PARENT, True),
+    ],
+)
+def test_the_span_joins_the_trace_in_the_header(
+    sink: ListSink, header: str, trace_id: str, parent: str | None, sampled: bool
+) -> None:
+    call(invocations(sink, header), lambda event, ctx: "ok")
+    span = only_invocation(sink)
+    assert (span.trace_id, span.parent_id, span.sampled) == (trace_id, parent, sampled)
+    assert span.name == "orders" and span.kind == SERVER and span.ended
+
+
+@pytest.mark.parametrize("header", [None, "", "Root=not-a-trace-id;Sampled=1"])
+def test_without_a_valid_header_the_span_starts_an_unsampled_trace(
+    sink: ListSink, header: str | None
+) -> None:
+    call(invocations(sink, header), lambda event, ctx: "ok")
+    span = only_invocation(sink)
+    assert len(span.trace_id) == 32 and span.parent_id is None and span.sampled is False
+
+
+def test_the_span_says_which_function_version_request_and_trigger(sink: ListSink) -> None:
+    event = json.loads((EVENTS / "sqs.json").read_text())
+    call(invocations(sink), lambda event, ctx: None, event)
+    attributes = only_invocation(sink).attributes
+    assert attributes[semconv.FAAS_NAME] == "orders"
+    assert attributes[semconv.FAAS_VERSION] == "7"
+    assert attributes[semconv.FAAS_INVOCATION_ID] == "req-1"
+    assert attributes[semconv.CLOUD_RESOURCE_ID] == ARN
+    assert attributes[semconv.CLOUD_REGION] == "eu-west-1"
+    assert attributes[semconv.CLOUD_ACCOUNT_ID] == "123456789012"
+    assert attributes[semconv.CLOUD_PROVIDER] == "aws"
+    assert attributes[semconv.FAAS_MAX_MEMORY] == 512 * 1024 * 1024
+    assert attributes[semconv.FAAS_TRIGGER] == "pubsub"
+    assert attributes[semconv.FAAS_TRIGGER_TYPE] == "sqs"
+
+
+def test_cold_start_is_true_on_the_first_invocation_only(sink: ListSink) -> None:
+    made = invocations(sink, profile=ImportProfile(process_start=0.0, threshold_ms=5))
+    made.init_done(now=1.0)  # a process that started at 0 and was ready at 1 (epoch seconds)
+    made.init_type = "on-demand"
+    for _ in range(3):
+        call(made, lambda event, ctx: None)
+    spans = [span for span in sink.spans if span.kind == SERVER]
+    assert [span.annotations["ColdStart"] for span in spans] == [True, False, False]
+    assert [span.attributes[semconv.FAAS_COLDSTART] for span in spans] == [True, False, False]
+    assert spans[0].attributes[semconv.FAAS_INIT_DURATION_MS] == 1000.0
+    assert all(semconv.FAAS_INIT_DURATION_MS not in span.attributes for span in spans[1:])
+    assert {span.annotations["Service"] for span in spans} == {"order-service"}
+
+
+@pytest.mark.parametrize("declared", ["provisioned-concurrency", "snap-start"])
+def test_an_init_ahead_of_demand_is_no_cold_start(sink: ListSink, declared: str) -> None:
+    config.reload({"AWS_LAMBDA_INITIALIZATION_TYPE": declared})
+    call(invocations(sink, profile=ImportProfile(0.0, 5)), lambda event, ctx: None)
+    span = only_invocation(sink)
+    assert span.annotations["ColdStart"] is False
+    assert span.attributes[semconv.FAAS_INITIALIZATION_TYPE] == declared
+    assert [s.name for s in sink.spans] == ["orders"]  # no Init span either
+
+
+def test_an_on_demand_init_long_before_the_first_invoke_was_proactive(sink: ListSink) -> None:
+    made = invocations(sink, profile=ImportProfile(0.0, 5))
+    made.init_done(now=1.0)  # epoch second 1: the first invocation comes decades later
+    call(made, lambda event, ctx: None)
+    span = only_invocation(sink)
+    assert span.annotations["ColdStart"] is False
+    assert span.attributes[semconv.FAAS_INITIALIZATION_TYPE] == "proactive-initialization"
+
+
+def test_the_cold_start_carries_init_and_the_slow_imports(sink: ListSink) -> None:
+    profile = ImportProfile(process_start=10.0, threshold_ms=5)
+    profile.records += [("boto3.session", 10.4, 10.5, 1), ("boto3", 10.3, 10.9, 1)]
+    made = invocations(sink, f"Root={ROOT};Parent={PARENT};Sampled=1", profile=profile)
+    made.init_done(now=11.0)
+    made.init_type = "on-demand"
+    call(made, lambda event, ctx: None)
+    init, boto3, session, invocation = sink.spans
+    assert (init.name, boto3.name, session.name) == ("Init", "boto3", "boto3.session")
+    assert init.parent_id == invocation.span_id
+    assert (init.start_time, init.end_time) == (10.0, 11.0)
+    assert boto3.parent_id == init.span_id and session.parent_id == boto3.span_id
+    assert (session.start_time, session.end_time) == (10.4, 10.5)
+    assert {span.trace_id for span in sink.spans} == {W3C}
+    assert all(span.sampled for span in sink.spans)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "throttle", "fault"),
+    [
+        (200, False, False, False),
+        (404, True, False, False),
+        (429, True, True, False),
+        (503, False, False, True),
+        ("500", False, False, True),
+    ],
+)
+def test_an_http_response_status_marks_the_span(
+    sink: ListSink, status: Any, error: bool, throttle: bool, fault: bool
+) -> None:
+    event = json.loads((EVENTS / "api_gateway_rest.json").read_text())
+    call(invocations(sink), lambda event, ctx: {"statusCode": status, "body": ""}, event)
+    span = only_invocation(sink)
+    assert (span.error, span.throttle, span.fault) == (error, throttle, fault)
+    assert span.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == int(status)
+
+
+def test_a_status_code_from_a_non_http_trigger_means_nothing(sink: ListSink) -> None:
+    call(invocations(sink), lambda event, ctx: {"statusCode": 500}, {"order_id": "o-1"})
+    span = only_invocation(sink)
+    assert not (span.error or span.fault)
+    assert semconv.HTTP_RESPONSE_STATUS_CODE not in span.attributes
+
+
+@pytest.mark.parametrize(
+    ("result", "status"),
+    [
+        ({"statusCode": 201}, 201),
+        ({"statusCode": True}, None),
+        ({"statusCode": "2x"}, None),
+        ({}, None),
+        ("text", None),
+        (None, None),
+        ([{"statusCode": 500}], None),
+    ],
+)
+def test_response_status_reads_only_a_real_status(result: Any, status: int | None) -> None:
+    assert response_status(result) == status
+
+
+def user_handler(event: Any, ctx: Any) -> None:
+    raise ValueError("order o-8 rejected")
+
+
+def test_an_exception_is_recorded_from_the_users_frame_and_the_span_ended(
+    sink: ListSink,
+) -> None:
+    made = invocations(sink)
+    with pytest.raises(ValueError, match="order o-8 rejected"):
+        call(made, user_handler)
+    span = only_invocation(sink)
+    (exception,) = span.exceptions
+    assert (exception["type"], exception["message"]) == ("ValueError", "order o-8 rejected")
+    assert [frame["label"] for frame in exception["stack"]] == ["user_handler"]
+    assert span.fault and span.ended
+
+
+def test_the_span_is_current_while_the_handler_runs(sink: ListSink) -> None:
+    seen = []
+    call(invocations(sink), lambda event, ctx: seen.append(context.current_span()))
+    assert seen == [only_invocation(sink)]
+    assert context.current_span() is None
+
+
+def test_the_handoff_hears_of_each_invocation_around_its_spans(sink: ListSink) -> None:
+    handoff = RecordingHandoff(sink)
+    made = invocations(sink, handoff=handoff, profile=ImportProfile(0.0, 5))
+    made.init_done(now=1.0)
+    made.init_type = "on-demand"
+    call(made, lambda event, ctx: None)
+    span = only_invocation(sink)
+    assert handoff.calls == [("started", span, 0), ("finished", span, 2)]  # Init, invocation
+
+
+class BrokenHandoff:
+    def invocation_started(self, span: Span) -> None:
+        raise OSError("socket gone")
+
+    def invocation_finished(self, span: Span) -> None:
+        raise OSError("socket gone")
+
+
+def test_a_failing_handoff_is_logged_and_the_span_still_ends(
+    sink: ListSink, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diagnostics, "_seen", set())
+    assert call(invocations(sink, handoff=BrokenHandoff()), lambda event, ctx: "ok") == "ok"
+    assert only_invocation(sink).ended
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all("OSError: socket gone" in line for line in errors)
+
+
+class BrokenEnvironment(dict):
+    def get(self, key: str, default: Any = None) -> Any:
+        raise RuntimeError("environment unreadable")
+
+
+def test_when_the_span_cannot_start_the_handler_runs_untraced(
+    sink: ListSink, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diagnostics, "_seen", set())
+    made = Invocations(tracer=Tracer(sink), environ=BrokenEnvironment())
+    assert call(made, lambda event, ctx: "ok") == "ok"
+    with pytest.raises(ValueError):
+        call(made, user_handler)
+    assert sink.spans == []
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("xraylayer: ERROR starting the invocation span failed")
