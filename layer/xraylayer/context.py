@@ -7,7 +7,7 @@ A ContextVar follows asyncio tasks by itself; threads start with an empty contex
 
 from __future__ import annotations
 
-from contextvars import ContextVar, Token
+from _contextvars import ContextVar, Token  # what `contextvars` re-exports, without it
 
 from .spans import Span
 
