@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 import urllib3
-from http_fixtures import LAMBDA_PARENT, TRACE_ID, CollectingSink, LoopbackServer
+from http_fixtures import LAMBDA_PARENT, TRACE_ID, LoopbackServer
+from span_sink import CollectingSink
 from xraylayer import context
 from xraylayer.instrument import http_client as http_client_patch
 from xraylayer.instrument import requests as requests_patch

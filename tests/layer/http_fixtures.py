@@ -10,8 +10,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from xraylayer.spans import Span
-
 # Lambda's own ids for the invocation the tests pretend to be in.
 TRACE_ID = "5759e988bd862e3fe1be46a994272793"
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -94,22 +92,3 @@ class LoopbackServer:
         if parts[0] == "redirect":
             return 302, {"Location": "/status/200"}
         return 200, {}
-
-
-class CollectingSink:
-    """A span sink that keeps every finished span, in the order they finished."""
-
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-        self._lock = threading.Lock()
-
-    def emit(self, span: Span) -> None:
-        with self._lock:
-            self.spans.append(span)
-
-    def named(self, name: str) -> list[Span]:
-        return [span for span in self.spans if span.name == name]
-
-    def clear(self) -> None:
-        with self._lock:
-            self.spans.clear()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import xraylayer
+from span_sink import CollectingSink
 from xraylayer import api, context, diagnostics
 from xraylayer.api import annotate, capture, metadata
 from xraylayer.spans import Span
@@ -25,28 +26,16 @@ def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(diagnostics, "_seen", set())
 
 
-class Collected:
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-
-    def emit(self, span: Span) -> None:
-        self.spans.append(span)
-
-    def named(self, name: str) -> Span:
-        (span,) = [s for s in self.spans if s.name == name]
-        return span
-
-
 @pytest.fixture
-def collected() -> Iterator[Collected]:
-    sink = Collected()
+def collected() -> Iterator[CollectingSink]:
+    sink = CollectingSink()
     previous, TRACER.sink = TRACER.sink, sink
     yield sink
     TRACER.sink = previous
 
 
 @pytest.fixture
-def invocation(collected: Collected) -> Iterator[Span]:
+def invocation(collected: CollectingSink) -> Iterator[Span]:
     span = Span("my-function", TRACE_ID, "53995c3f42cd8ad8")
     token = context.activate(span)
     yield span
@@ -113,7 +102,7 @@ def test_the_captured_span_is_current_inside_and_nests(invocation, collected):
         inner()
 
     outer()
-    outer_span, inner_span = collected.named("outer"), collected.named("inner")
+    outer_span, inner_span = collected.one("outer"), collected.one("inner")
     assert seen == [outer_span, inner_span]
     assert inner_span.parent_id == outer_span.span_id
     assert context.current_span() is invocation
@@ -129,7 +118,7 @@ def test_an_exception_is_recorded_and_reraised_unchanged(invocation, collected):
     with pytest.raises(ValueError) as caught:
         failing()
     assert caught.value is original
-    span = collected.named("failing")
+    span = collected.one("failing")
     assert span.fault and span.ended
     assert span.exceptions[0]["type"] == "ValueError"
     assert span.exceptions[0]["message"] == "bad order"
@@ -158,7 +147,7 @@ def test_async_functions_are_traced_over_their_whole_await(invocation, collected
     assert all(s.parent_id == invocation.span_id for s in spans)
     with pytest.raises(KeyError):
         asyncio.run(broken())
-    assert collected.named("broken").exceptions[0]["type"] == "KeyError"
+    assert collected.one("broken").exceptions[0]["type"] == "KeyError"
 
 
 def test_generators_pass_values_both_ways_and_are_traced_over_the_iteration(invocation, collected):
@@ -184,7 +173,7 @@ def test_generators_pass_values_both_ways_and_are_traced_over_the_iteration(invo
         generator.send(1)
     assert stop.value.value == 16
     assert consumer_saw == [invocation]  # not the generator's span while the consumer runs
-    span = collected.named("numbers")
+    span = collected.one("numbers")
     assert span.ended and not span.fault and span.parent_id == invocation.span_id
 
 
@@ -203,7 +192,7 @@ def test_a_generator_closed_early_ends_its_span_without_a_fault(invocation, coll
     next(generator)
     generator.close()
     assert cleaned == ["endless"]
-    span = collected.named("endless")
+    span = collected.one("endless")
     assert span.ended and not span.fault
 
 
@@ -224,12 +213,12 @@ def test_an_exception_thrown_into_a_generator_reaches_it(invocation, collected):
     next(generator)
     assert generator.throw(ValueError("x")) == "recovered"
     generator.close()
-    assert not collected.named("resilient").fault
+    assert not collected.one("resilient").fault
     failing = fragile()
     next(failing)
     with pytest.raises(RuntimeError):
         failing.throw(RuntimeError("boom"))
-    assert collected.named("fragile").exceptions[0]["type"] == "RuntimeError"
+    assert collected.one("fragile").exceptions[0]["type"] == "RuntimeError"
 
 
 def test_async_generators(invocation, collected):
@@ -267,7 +256,7 @@ def test_a_failing_async_generator_records_the_exception(invocation, collected):
 
     with pytest.raises(ConnectionError):
         asyncio.run(main())
-    assert collected.named("failing stream").exceptions[0]["type"] == "ConnectionError"
+    assert collected.one("failing stream").exceptions[0]["type"] == "ConnectionError"
 
 
 # --- capture: blocks -----------------------------------------------------------------------------
@@ -283,14 +272,14 @@ def test_capture_as_a_context_manager(invocation, collected):
 
     span = load_orders()
     assert span is not None and span.name == "load_orders"  # named after the calling function
-    assert collected.named("parse").parent_id == span.span_id
+    assert collected.one("parse").parent_id == span.span_id
     assert context.current_span() is invocation
 
 
 def test_a_block_records_and_reraises(invocation, collected):
     with pytest.raises(ZeroDivisionError), capture("divide"):
         1 / 0  # noqa: B018
-    assert collected.named("divide").fault
+    assert collected.one("divide").fault
 
 
 def test_async_with(invocation, collected):
@@ -300,7 +289,7 @@ def test_async_with(invocation, collected):
             return span.name
 
     assert asyncio.run(main()) == "async block"
-    assert collected.named("async block").ended
+    assert collected.one("async block").ended
 
 
 def test_capture_outside_an_invocation_still_runs_the_code(collected):
@@ -309,7 +298,7 @@ def test_capture_outside_an_invocation_still_runs_the_code(collected):
         return 7
 
     assert work() == 7
-    assert collected.named("work").sampled is False  # its own root, never exported to X-Ray
+    assert collected.one("work").sampled is False  # its own root, never exported to X-Ray
 
 
 def test_a_broken_tracer_never_breaks_the_user_function(invocation, monkeypatch, capsys):
@@ -399,7 +388,7 @@ def test_outside_any_span_annotate_and_metadata_log_once_and_do_nothing(capsys):
 def test_annotate_inside_capture_goes_to_the_captured_span(invocation, collected):
     with capture("step"):
         annotate("in_step", True)
-    assert collected.named("step").annotations == {"in_step": True}
+    assert collected.one("step").annotations == {"in_step": True}
     assert invocation.annotations == {}
 
 

@@ -22,6 +22,7 @@ import botocore.exceptions
 import pytest
 import urllib3
 from botocore.config import Config
+from span_sink import CollectingSink
 from xraylayer import context, semconv
 from xraylayer.instrument import botocore as instrumentation
 from xraylayer.instrument import http_client as http_client_patch
@@ -45,22 +46,6 @@ NO_RETRIES = Config(retries={"mode": "legacy", "total_max_attempts": 1})
 
 
 # --- fixtures -------------------------------------------------------------------------------
-
-
-class CollectingSink:
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-
-    def emit(self, span: Span) -> None:
-        self.spans.append(span)
-
-    def aws(self) -> list[Span]:
-        """The AWS SDK spans, in the order they finished."""
-        return [span for span in self.spans if span.attributes.get(semconv.RPC_SYSTEM)]
-
-    def one_aws(self) -> Span:
-        (span,) = self.aws()
-        return span
 
 
 @pytest.fixture(scope="module", autouse=True)

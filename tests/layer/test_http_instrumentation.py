@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 import urllib3
-from http_fixtures import LAMBDA_PARENT, ROOT, TRACE_ID, CollectingSink
+from http_fixtures import LAMBDA_PARENT, ROOT, TRACE_ID
 from hypothesis import given
 from hypothesis import strategies as st
+from span_sink import CollectingSink
 from xraylayer import config, context, semconv
 from xraylayer.instrument import http_client as http_client_patch
 from xraylayer.instrument import http_url, own_endpoints, patching

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from span_sink import CollectingSink
 from xraylayer import config, context, diagnostics, semconv
 from xraylayer.import_profile import ImportProfile
 from xraylayer.invocation import Invocations, response_status
@@ -26,16 +27,8 @@ ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orders:live"
 EVENTS = Path(__file__).parent / "events"
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-
-    def emit(self, span: Span) -> None:
-        self.spans.append(span)
-
-
 class RecordingHandoff:
-    def __init__(self, sink: ListSink) -> None:
+    def __init__(self, sink: CollectingSink) -> None:
         self.sink = sink
         self.calls: list[tuple[str, Span, int]] = []
 
@@ -64,11 +57,11 @@ def settings() -> Iterator[None]:
 
 
 @pytest.fixture
-def sink() -> ListSink:
-    return ListSink()
+def sink() -> CollectingSink:
+    return CollectingSink()
 
 
-def invocations(sink: ListSink, header: str | None = None, **options: Any) -> Invocations:
+def invocations(sink: CollectingSink, header: str | None = None, **options: Any) -> Invocations:
     environ = {"AWS_REGION": "eu-west-1"}
     if header is not None:
         environ["_X_AMZN_TRACE_ID"] = header
@@ -89,7 +82,7 @@ def call(made: Invocations, handler: Any, event: Any = None) -> Any:
     return result
 
 
-def only_invocation(sink: ListSink) -> Span:
+def only_invocation(sink: CollectingSink) -> Span:
     (span,) = [span for span in sink.spans if span.kind == SERVER]
     return span
 
@@ -104,7 +97,7 @@ def only_invocation(sink: ListSink) -> Span:
     ],
 )
 def test_the_span_joins_the_trace_in_the_header(
-    sink: ListSink, header: str, trace_id: str, parent: str | None, sampled: bool
+    sink: CollectingSink, header: str, trace_id: str, parent: str | None, sampled: bool
 ) -> None:
     call(invocations(sink, header), lambda event, ctx: "ok")
     span = only_invocation(sink)
@@ -114,14 +107,14 @@ def test_the_span_joins_the_trace_in_the_header(
 
 @pytest.mark.parametrize("header", [None, "", "Root=not-a-trace-id;Sampled=1"])
 def test_without_a_valid_header_the_span_starts_an_unsampled_trace(
-    sink: ListSink, header: str | None
+    sink: CollectingSink, header: str | None
 ) -> None:
     call(invocations(sink, header), lambda event, ctx: "ok")
     span = only_invocation(sink)
     assert len(span.trace_id) == 32 and span.parent_id is None and span.sampled is False
 
 
-def test_the_span_says_which_function_version_request_and_trigger(sink: ListSink) -> None:
+def test_the_span_says_which_function_version_request_and_trigger(sink: CollectingSink) -> None:
     event = json.loads((EVENTS / "sqs.json").read_text())
     call(invocations(sink), lambda event, ctx: None, event)
     attributes = only_invocation(sink).attributes
@@ -137,7 +130,7 @@ def test_the_span_says_which_function_version_request_and_trigger(sink: ListSink
     assert attributes[semconv.FAAS_TRIGGER_TYPE] == "sqs"
 
 
-def test_cold_start_is_true_on_the_first_invocation_only(sink: ListSink) -> None:
+def test_cold_start_is_true_on_the_first_invocation_only(sink: CollectingSink) -> None:
     made = invocations(sink, profile=ImportProfile(process_start=0.0, threshold_ms=5))
     made.init_done(now=1.0)  # a process that started at 0 and was ready at 1 (epoch seconds)
     made.init_type = "on-demand"
@@ -152,7 +145,7 @@ def test_cold_start_is_true_on_the_first_invocation_only(sink: ListSink) -> None
 
 
 @pytest.mark.parametrize("declared", ["provisioned-concurrency", "snap-start"])
-def test_an_init_ahead_of_demand_is_no_cold_start(sink: ListSink, declared: str) -> None:
+def test_an_init_ahead_of_demand_is_no_cold_start(sink: CollectingSink, declared: str) -> None:
     config.reload({"AWS_LAMBDA_INITIALIZATION_TYPE": declared})
     call(invocations(sink, profile=ImportProfile(0.0, 5)), lambda event, ctx: None)
     span = only_invocation(sink)
@@ -161,7 +154,7 @@ def test_an_init_ahead_of_demand_is_no_cold_start(sink: ListSink, declared: str)
     assert [s.name for s in sink.spans] == ["orders"]  # no Init span either
 
 
-def test_an_on_demand_init_long_before_the_first_invoke_was_proactive(sink: ListSink) -> None:
+def test_an_on_demand_init_long_before_the_first_invoke_was_proactive(sink: CollectingSink) -> None:
     made = invocations(sink, profile=ImportProfile(0.0, 5))
     made.init_done(now=1.0)  # epoch second 1: the first invocation comes decades later
     call(made, lambda event, ctx: None)
@@ -170,7 +163,7 @@ def test_an_on_demand_init_long_before_the_first_invoke_was_proactive(sink: List
     assert span.attributes[semconv.FAAS_INITIALIZATION_TYPE] == "proactive-initialization"
 
 
-def test_the_cold_start_carries_init_and_the_slow_imports(sink: ListSink) -> None:
+def test_the_cold_start_carries_init_and_the_slow_imports(sink: CollectingSink) -> None:
     profile = ImportProfile(process_start=10.0, threshold_ms=5)
     profile.records += [("boto3.session", 10.4, 10.5, 1), ("boto3", 10.3, 10.9, 1)]
     made = invocations(sink, f"Root={ROOT};Parent={PARENT};Sampled=1", profile=profile)
@@ -198,7 +191,7 @@ def test_the_cold_start_carries_init_and_the_slow_imports(sink: ListSink) -> Non
     ],
 )
 def test_an_http_response_status_marks_the_span(
-    sink: ListSink, status: Any, error: bool, throttle: bool, fault: bool
+    sink: CollectingSink, status: Any, error: bool, throttle: bool, fault: bool
 ) -> None:
     event = json.loads((EVENTS / "api_gateway_rest.json").read_text())
     call(invocations(sink), lambda event, ctx: {"statusCode": status, "body": ""}, event)
@@ -207,7 +200,7 @@ def test_an_http_response_status_marks_the_span(
     assert span.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == int(status)
 
 
-def test_a_status_code_from_a_non_http_trigger_means_nothing(sink: ListSink) -> None:
+def test_a_status_code_from_a_non_http_trigger_means_nothing(sink: CollectingSink) -> None:
     call(invocations(sink), lambda event, ctx: {"statusCode": 500}, {"order_id": "o-1"})
     span = only_invocation(sink)
     assert not (span.error or span.fault)
@@ -235,7 +228,7 @@ def user_handler(event: Any, ctx: Any) -> None:
 
 
 def test_an_exception_is_recorded_from_the_users_frame_and_the_span_ended(
-    sink: ListSink,
+    sink: CollectingSink,
 ) -> None:
     made = invocations(sink)
     with pytest.raises(ValueError, match="order o-8 rejected"):
@@ -247,14 +240,14 @@ def test_an_exception_is_recorded_from_the_users_frame_and_the_span_ended(
     assert span.fault and span.ended
 
 
-def test_the_span_is_current_while_the_handler_runs(sink: ListSink) -> None:
+def test_the_span_is_current_while_the_handler_runs(sink: CollectingSink) -> None:
     seen = []
     call(invocations(sink), lambda event, ctx: seen.append(context.current_span()))
     assert seen == [only_invocation(sink)]
     assert context.current_span() is None
 
 
-def test_the_handoff_hears_of_each_invocation_around_its_spans(sink: ListSink) -> None:
+def test_the_handoff_hears_of_each_invocation_around_its_spans(sink: CollectingSink) -> None:
     handoff = RecordingHandoff(sink)
     made = invocations(sink, handoff=handoff, profile=ImportProfile(0.0, 5))
     made.init_done(now=1.0)
@@ -273,7 +266,7 @@ class BrokenHandoff:
 
 
 def test_a_failing_handoff_is_logged_and_the_span_still_ends(
-    sink: ListSink, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sink: CollectingSink, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(diagnostics, "_seen", set())
     assert call(invocations(sink, handoff=BrokenHandoff()), lambda event, ctx: "ok") == "ok"
@@ -288,7 +281,7 @@ class BrokenEnvironment(dict):
 
 
 def test_when_the_span_cannot_start_the_handler_runs_untraced(
-    sink: ListSink, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sink: CollectingSink, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(diagnostics, "_seen", set())
     made = Invocations(tracer=Tracer(sink), environ=BrokenEnvironment())

@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util._once import Once
+from span_sink import CollectingSink
 from xraylayer import context, diagnostics, otel_bridge, xray_document
 from xraylayer import handoff as handoff_module
 from xraylayer.api import annotate, capture
@@ -25,26 +26,14 @@ TRACE_ID = "5759e988bd862e3fe1be46a994272793"
 LAMBDA_PARENT = "53995c3f42cd8ad8"
 
 
-class Collected:
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-
-    def emit(self, span: Span) -> None:
-        self.spans.append(span)
-
-    def named(self, name: str) -> Span:
-        (span,) = [s for s in self.spans if s.name == name]
-        return span
-
-
 @pytest.fixture(autouse=True)
 def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(diagnostics, "_seen", set())
 
 
 @pytest.fixture
-def collected() -> Iterator[Collected]:
-    sink = Collected()
+def collected() -> Iterator[CollectingSink]:
+    sink = CollectingSink()
     previous, TRACER.sink = TRACER.sink, sink
     yield sink
     TRACER.sink = previous
@@ -59,7 +48,7 @@ def handoff(monkeypatch: pytest.MonkeyPatch) -> Handoff:
 
 
 @pytest.fixture
-def otel(collected: Collected, handoff: Handoff) -> Iterator[None]:
+def otel(collected: CollectingSink, handoff: Handoff) -> Iterator[None]:
     """OpenTelemetry's globals and the bridge as a fresh process has them, restored after."""
     saved = (trace.get_current_span, trace.use_span)
     trace._TRACER_PROVIDER = None
@@ -107,7 +96,7 @@ def test_patched_at_init_the_provider_waits_for_the_first_invocation(otel, colle
     finally:
         context.deactivate(token)
     assert isinstance(trace.get_tracer_provider(), TracerProvider)
-    span = collected.named("in handler")
+    span = collected.one("in handler")
     assert (span.trace_id, span.parent_id, span.sampled) == (TRACE_ID, invocation.span_id, True)
 
 
@@ -120,7 +109,7 @@ def test_patched_inside_an_invocation_installs_at_once(otel, collected):
             pass
     finally:
         context.deactivate(token)
-    assert collected.named("lazy import").parent_id == invocation.span_id
+    assert collected.one("lazy import").parent_id == invocation.span_id
 
 
 def test_a_provider_of_the_users_own_is_respected(otel, collected, monkeypatch, capsys):
@@ -163,13 +152,13 @@ def test_otel_and_layer_spans_nest_both_ways(invocation, collected):
             pass
         with capture("captured"), tracer.start_as_current_span("under capture"):
             pass
-    outer, dynamodb = collected.named("outer"), collected.named("DynamoDB")
-    inner, captured = collected.named("inner"), collected.named("captured")
+    outer, dynamodb = collected.one("outer"), collected.one("DynamoDB")
+    inner, captured = collected.one("inner"), collected.one("captured")
     assert outer.parent_id == invocation.span_id
     assert dynamodb.parent_id == outer.span_id
     assert inner.parent_id == dynamodb.span_id
     assert captured.parent_id == outer.span_id
-    assert collected.named("under capture").parent_id == captured.span_id
+    assert collected.one("under capture").parent_id == captured.span_id
     assert {s.trace_id for s in collected.spans} == {TRACE_ID}
     assert context.current_span() is invocation
 
@@ -179,8 +168,8 @@ def test_use_span_and_plain_start_span(invocation, collected):
     parent = tracer.start_span("manual")
     with trace.use_span(parent, end_on_exit=True), TRACER.span("child"):
         pass
-    assert collected.named("manual").parent_id == invocation.span_id
-    assert collected.named("child").parent_id == collected.named("manual").span_id
+    assert collected.one("manual").parent_id == invocation.span_id
+    assert collected.one("child").parent_id == collected.one("manual").span_id
 
 
 def test_an_explicit_context_is_respected(invocation, collected):
@@ -193,7 +182,7 @@ def test_an_explicit_context_is_respected(invocation, collected):
     assert trace.get_current_span(explicit) is remote
     with trace.get_tracer("user").start_as_current_span("linked elsewhere", context=explicit):
         pass
-    span = collected.named("linked elsewhere")
+    span = collected.one("linked elsewhere")
     assert (span.trace_id, span.parent_id) == (f"{0xABC:032x}", f"{0xDEF:016x}")
 
 
@@ -227,7 +216,7 @@ def test_a_converted_span_keeps_what_the_otel_span_had(invocation, collected):
     ) as span:
         span.add_event("retry", {"attempt": 2})
         annotate("order_id", "o-1")
-    published = collected.named("publish")
+    published = collected.one("publish")
     assert published.kind == "producer"
     assert published.attributes == {
         "messaging.system": "custom",
@@ -250,7 +239,7 @@ def test_an_exception_becomes_a_fault_with_its_stack(invocation, collected):
 
     with pytest.raises(ValueError), trace.get_tracer("user").start_as_current_span("work"):
         failing()
-    span = collected.named("work")
+    span = collected.one("work")
     assert span.fault and not span.error
     (record,) = span.exceptions
     assert (record["type"], record["message"], record["remote"]) == (
@@ -272,7 +261,7 @@ def test_an_http_status_decides_error_or_throttle(invocation, collected, status,
         "call", attributes={"http.response.status_code": status}
     ) as s:
         s.set_status(trace.Status(trace.StatusCode.ERROR))
-    span = collected.named("call")
+    span = collected.one("call")
     assert (span.error, span.throttle, span.fault) == flags
 
 
@@ -291,11 +280,11 @@ def test_sampling_follows_the_invocation(otel, collected):
                 pass
         finally:
             context.deactivate(token)
-        assert collected.named(f"sampled={sampled}").sampled is sampled
-        assert collected.named(f"child {sampled}").sampled is sampled
+        assert collected.one(f"sampled={sampled}").sampled is sampled
+        assert collected.one(f"child {sampled}").sampled is sampled
     with tracer.start_as_current_span("no invocation"):
         pass
-    root = collected.named("no invocation")
+    root = collected.one("no invocation")
     assert root.sampled is False and root.parent_id is None
 
 
