@@ -16,7 +16,6 @@ rounds, so machine noise hits both alike. Two figures:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import time
@@ -27,6 +26,7 @@ import botocore
 import botocore.client
 import botocore.endpoint
 from botocore.awsrequest import AWSResponse
+from patch_toggle import CountingSink, unpatched
 from xraylayer.instrument import botocore as instrumentation
 from xraylayer.spans import Span
 from xraylayer.trace_header import to_w3c_trace_id
@@ -40,29 +40,6 @@ PATCHED = (
     (botocore.client.BaseClient, "_make_api_call"),
     (botocore.endpoint.Endpoint, "prepare_request"),
 )
-
-
-class CountingSink:
-    """Takes spans as the hand-off would, without the socket: the patch's cost only."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def emit(self, span: Span) -> None:
-        self.count += 1
-
-
-@contextlib.contextmanager
-def unpatched() -> Iterator[None]:
-    """botocore's own methods for the duration of the block."""
-    wrappers = [(owner, name, owner.__dict__[name]) for owner, name in PATCHED]
-    for owner, name, wrapper in wrappers:
-        setattr(owner, name, wrapper.__wrapped__)
-    try:
-        yield
-    finally:
-        for owner, name, wrapper in wrappers:
-            setattr(owner, name, wrapper)
 
 
 def time_calls(call: Callable[[], object], count: int) -> list[float]:
@@ -79,13 +56,13 @@ def compare(call: Callable[[], object], calls: int) -> dict[str, list[float]]:
     """Alternating rounds of plain and traced calls, after a warm-up of each."""
     results: dict[str, list[float]] = {"plain": [], "traced": []}
     per_round = max(1, calls // ROUNDS)
-    with unpatched():
+    with unpatched(PATCHED):
         time_calls(call, per_round)
     time_calls(call, per_round)
     for index in range(ROUNDS):
         for mode in ("plain", "traced") if index % 2 else ("traced", "plain"):
             if mode == "plain":
-                with unpatched():
+                with unpatched(PATCHED):
                     results[mode] += time_calls(call, per_round)
             else:
                 results[mode] += time_calls(call, per_round)

@@ -33,8 +33,9 @@ from collections.abc import Callable, Iterator
 
 import requests
 import urllib3
+from patch_toggle import CountingSink, unpatched
 from requests.adapters import BaseAdapter
-from xraylayer.instrument import http_client, patching
+from xraylayer.instrument import http_client
 from xraylayer.instrument import requests as requests_patch
 from xraylayer.instrument import urllib3 as urllib3_patch
 from xraylayer.spans import Span
@@ -79,16 +80,6 @@ class CannedAdapter(BaseAdapter):
         """Nothing to close."""
 
 
-class CountingSink:
-    """Takes spans as the hand-off would, without the socket: the patches' cost only."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def emit(self, span: Span) -> None:
-        self.count += 1
-
-
 @contextlib.contextmanager
 def loopback_server() -> Iterator[str]:
     child = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
@@ -98,20 +89,6 @@ def loopback_server() -> Iterator[str]:
     finally:
         child.terminate()
         child.wait()
-
-
-@contextlib.contextmanager
-def unpatched() -> Iterator[None]:
-    """The libraries' own methods for the duration of the block."""
-    wrappers = [(owner, name, owner.__dict__[name]) for owner, name in PATCHED]
-    for owner, name, wrapper in wrappers:
-        assert patching.is_patched(wrapper)
-        setattr(owner, name, wrapper.__wrapped__)
-    try:
-        yield
-    finally:
-        for owner, name, wrapper in wrappers:
-            setattr(owner, name, wrapper)
 
 
 def per_call_us(call: Callable[[], object], calls: int) -> list[tuple[float, float]]:
@@ -131,7 +108,7 @@ def compare(name: str, call: Callable[[], object], calls: int, rounds: int) -> N
     traced: list[tuple[float, float]] = []
     per_call_us(call, 50)  # warm up connections and caches
     for _ in range(rounds):
-        with unpatched():
+        with unpatched(PATCHED):
             plain += per_call_us(call, calls)
         traced += per_call_us(call, calls)
     for clock, index in (("wall", 0), ("cpu", 1)):
