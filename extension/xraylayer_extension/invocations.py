@@ -1,0 +1,152 @@
+"""What the extension holds of each invocation until it exports it: pure state, no I/O.
+
+The function process announces an invocation (``start``, with the still-open invocation span),
+hands over finished spans, and says when its handler returned (``end``). The extension keeps
+those per request id so that, when Lambda's INVOKE for that id is over, it can export exactly
+that invocation's spans - and, when the end marker never comes (timeout, crash), close the
+invocation span itself with a fault, keeping the children that did arrive.
+
+Spans without a request id (made during init) and spans arriving for an invocation already
+exported (a late thread) are kept apart as *loose* spans and go out with the next export.
+Memory is bounded: beyond ``max_spans`` held spans, new ones are dropped and counted.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from xraylayer.spans import Span
+from xraylayer.trace_header import new_id
+
+MAX_HELD_SPANS = 10_000
+REMEMBERED_CLOSED = 256  # request ids already exported, to recognise late spans
+INTAKE_FULL = "intake_full"
+
+
+class Invocation:
+    """One request id's share: the open invocation span, finished spans, the end marker."""
+
+    __slots__ = ("ended", "open_span", "request_id", "spans", "started")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.open_span: Span | None = None
+        self.spans: list[Span] = []
+        self.started = False
+        self.ended = False
+
+
+class InvocationStore:
+    """Spans grouped per request id, with a bound on how many are held at once.
+
+    A plain class, not a dataclass: ``dataclasses`` costs 7 ms to import, paid before the
+    extension's first ``next``.
+    """
+
+    def __init__(self, max_spans: int = MAX_HELD_SPANS) -> None:
+        self.max_spans = max_spans
+        self.invocations: dict[str, Invocation] = {}
+        self.loose: list[Span] = []  # init-time spans, and late ones of exported invocations
+        self.held = 0
+        self.received = 0
+        self.dropped: dict[str, int] = {}
+        self.closed: deque[str] = deque(maxlen=REMEMBERED_CLOSED)
+
+    def started(self, request_id: str | None, span: Span) -> None:
+        """An invocation began; its span is open and counts once it is held."""
+        if request_id is None:
+            return
+        invocation = self._invocation(request_id)
+        invocation.started = True
+        if invocation.open_span is None and self._room():
+            invocation.open_span = span
+            self.held += 1
+
+    def add(self, request_id: str | None, span: Span) -> None:
+        """A finished span; the invocation span itself replaces its open copy."""
+        self.received += 1
+        if request_id is None or request_id in self.closed:
+            self._hold(self.loose, span)
+            return
+        invocation = self._invocation(request_id)
+        open_span = invocation.open_span
+        if open_span is not None and open_span.span_id == span.span_id:
+            invocation.open_span = None
+            invocation.spans.append(span)  # replaces the open copy: held count unchanged
+            return
+        self._hold(invocation.spans, span)
+
+    def ended(self, request_id: str | None) -> None:
+        if request_id is not None and request_id not in self.closed:
+            self._invocation(request_id).ended = True
+
+    def has_started(self, request_id: str) -> bool:
+        invocation = self.invocations.get(request_id)
+        return invocation is not None and invocation.started
+
+    def has_ended(self, request_id: str) -> bool:
+        invocation = self.invocations.get(request_id)
+        return invocation is not None and invocation.ended
+
+    def take(self, request_id: str) -> tuple[list[Span], Span | None]:
+        """The finished spans of ``request_id``, of every other invocation that has ended (one
+        the extension stopped waiting for early), and all loose ones; plus ``request_id``'s
+        invocation span if still open. ``request_id`` is then closed: later spans are loose."""
+        invocation = self.invocations.pop(request_id, None)
+        self.closed.append(request_id)
+        spans, self.loose = self.loose, []
+        for other in [i for i in self.invocations.values() if i.ended]:
+            del self.invocations[other.request_id]
+            self.closed.append(other.request_id)
+            spans.extend(other.spans)
+            if other.open_span is not None:  # ended, yet its span never came: close it as is
+                spans.append(other.open_span)
+        open_span = None
+        if invocation is not None:
+            spans.extend(invocation.spans)
+            open_span = invocation.open_span
+        self.held -= len(spans) + (open_span is not None)
+        return spans, open_span
+
+    def take_all(self) -> tuple[list[Span], list[Span]]:
+        """Everything held (finished spans, and the invocation spans still open)."""
+        spans, open_spans = self.loose, []
+        self.loose = []
+        for invocation in self.invocations.values():
+            spans.extend(invocation.spans)
+            if invocation.open_span is not None:
+                open_spans.append(invocation.open_span)
+        self.invocations.clear()
+        self.held = 0
+        return spans, open_spans
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+
+    def _invocation(self, request_id: str) -> Invocation:
+        invocation = self.invocations.get(request_id)
+        if invocation is None:
+            invocation = self.invocations[request_id] = Invocation(request_id)
+        return invocation
+
+    def _hold(self, spans: list[Span], span: Span) -> None:
+        if self._room():
+            spans.append(span)
+            self.held += 1
+
+    def _room(self) -> bool:
+        if self.held < self.max_spans:
+            return True
+        self.drop(INTAKE_FULL)
+        return False
+
+
+def close_unfinished(span: Span, end_time: float, cause: str, error_type: str) -> Span:
+    """Close an invocation span the function could not close (timeout, crash): a fault whose
+    cause is what Lambda reports, so the failed invocation shows in X-Ray like one that raised."""
+    span.end(end_time)
+    span.fault = True
+    span.status_message = cause
+    span.exceptions.append({"id": new_id(), "type": error_type, "message": cause, "remote": False})
+    return span
