@@ -12,26 +12,12 @@ from collections.abc import Iterator
 import pytest
 import xraylayer
 from span_sink import CollectingSink
-from xraylayer import api, context, diagnostics
+from xraylayer import api, context
 from xraylayer.api import annotate, capture, metadata
 from xraylayer.spans import Span
 from xraylayer.tracer import TRACER
 
 TRACE_ID = "5759e988bd862e3fe1be46a994272793"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test sees the layer's log-once messages afresh."""
-    monkeypatch.setattr(diagnostics, "_seen", set())
-
-
-@pytest.fixture
-def collected() -> Iterator[CollectingSink]:
-    sink = CollectingSink()
-    previous, TRACER.sink = TRACER.sink, sink
-    yield sink
-    TRACER.sink = previous
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from xraylayer import diagnostics, wire
 from xraylayer import handoff as handoff_module
 from xraylayer import semconv as sc
+from xraylayer import wire
 from xraylayer.handoff import Handoff
 from xraylayer.spans import CLIENT, SERVER, Span
 from xraylayer.tracer import TRACER, Tracer
@@ -26,12 +26,6 @@ TRACE_ID = "5759e988bd862e3fe1be46a994272793"
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 LAMBDA_PARENT = "53995c3f42cd8ad8"
 REQUEST_ID = "8f5e2c7a-0000-4000-8000-000000000001"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test sees the layer's log-once messages afresh."""
-    monkeypatch.setattr(diagnostics, "_seen", set())
 
 
 class Intake:

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util._once import Once
 from span_sink import CollectingSink
-from xraylayer import context, diagnostics, otel_bridge, xray_document
+from xraylayer import context, otel_bridge, xray_document
 from xraylayer import handoff as handoff_module
 from xraylayer.api import annotate, capture
 from xraylayer.handoff import Handoff
@@ -24,19 +24,6 @@ from xraylayer.tracer import TRACER
 
 TRACE_ID = "5759e988bd862e3fe1be46a994272793"
 LAMBDA_PARENT = "53995c3f42cd8ad8"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(diagnostics, "_seen", set())
-
-
-@pytest.fixture
-def collected() -> Iterator[CollectingSink]:
-    sink = CollectingSink()
-    previous, TRACER.sink = TRACER.sink, sink
-    yield sink
-    TRACER.sink = previous
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import socket
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from xraylayer import diagnostics, wire
+from xraylayer import wire
 from xraylayer.spans import CLIENT, SERVER, Span
 from xraylayer.wire import (
     DecodeError,
@@ -43,12 +43,6 @@ FIELDS = (
     "fault",
     "status_message",
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test sees the layer's log-once messages afresh."""
-    monkeypatch.setattr(diagnostics, "_seen", set())
 
 
 def fields(span: Span) -> dict:
