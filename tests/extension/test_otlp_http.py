@@ -25,7 +25,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from test_otlp_json import PARENT_ID, TRACE_ID, attributes_of, parse_request
 from xraylayer.spans import Span
 from xraylayer_extension import otlp_http
-from xraylayer_extension.otlp_http import ExportResult, OtlpHttpExporter
+from xraylayer_extension.export_result import ExportResult
+from xraylayer_extension.otlp_http import OtlpHttpExporter
 
 ROOT = Path(__file__).resolve().parents[2]
 HANG = "hang"  # a scripted answer: keep the request waiting until the test ends
