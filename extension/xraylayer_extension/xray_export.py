@@ -47,19 +47,9 @@ class XRayExport:
         self._drop(DAEMON_SEND_FAILED, len(documents) - sent)
 
     def _documents(self, spans: list[Span]) -> list[dict]:
-        """One subsegment document per span; an exception propagated from a child is sent
-        once and referenced by id in its ancestors."""
-        from xraylayer.xray_document import recorded_exception_ids, subsegment_document
+        from xraylayer.xray_document import subsegment_documents
 
-        documents = []
-        known: set[str] = set()
-        for span in spans:
-            try:
-                documents.append(subsegment_document(span, known_exception_ids=known))
-                known.update(recorded_exception_ids(span))
-            except Exception:
-                self._drop(CONVERSION_FAILED)
-        return documents
+        return subsegment_documents(spans, lambda span, error: self._drop(CONVERSION_FAILED, 1))
 
     def _client(self, address: str) -> DaemonClient:
         client = self._clients.get(address)

@@ -279,21 +279,14 @@ class Handoff:
             self._drop(DAEMON_SEND_FAILED, len(documents) - sent)
 
     def _documents(self, spans: Iterable[Span]) -> list[dict]:
-        """X-Ray documents, children first (finish order), so that an exception propagating to
-        a parent is referenced by the id its child's document already carries."""
-        from .xray_document import recorded_exception_ids, subsegment_document
+        from .xray_document import subsegment_documents
 
-        documents = []
-        known: set[str] = set()
-        for span in spans:
-            try:
-                documents.append(subsegment_document(span, known_exception_ids=known))
-                known.update(recorded_exception_ids(span))
-            except Exception as error:
-                with self._lock:
-                    self._drop(CONVERSION_FAILED)
-                diagnostics.internal_error("converting a span to an X-Ray document", error)
-        return documents
+        return subsegment_documents(spans, self._conversion_failed)
+
+    def _conversion_failed(self, span: Span, error: Exception) -> None:
+        with self._lock:
+            self._drop(CONVERSION_FAILED)
+        diagnostics.internal_error("converting a span to an X-Ray document", error)
 
     def _daemon_address(self) -> str | None:
         environ = os.environ if self._environ is None else self._environ

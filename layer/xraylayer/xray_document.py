@@ -15,7 +15,7 @@ metadata, then long strings, and finally to its core fields; the steps taken are
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 
 from . import __version__, xray_rules
 from . import semconv as sc
@@ -132,6 +132,23 @@ def recorded_exception_ids(span: Span) -> list[str]:
     converting its ancestors, so an exception that propagates is referenced, not repeated."""
     records = span.exceptions if isinstance(span.exceptions, list) else []
     return [str(r["id"]) for r in records if isinstance(r, dict) and "id" in r]
+
+
+def subsegment_documents(
+    spans: Iterable[Span], on_error: Callable[[Span, Exception], None]
+) -> list[dict]:
+    """One subsegment document per span, in the order given (children first, as they
+    finished), so an exception that propagated is sent once and referenced by id in its
+    ancestors. A span that cannot be converted is passed to ``on_error`` and left out."""
+    documents = []
+    known: set[str] = set()
+    for span in spans:
+        try:
+            documents.append(subsegment_document(span, known_exception_ids=known))
+            known.update(recorded_exception_ids(span))
+        except Exception as error:
+            on_error(span, error)
+    return documents
 
 
 # --- the document body -------------------------------------------------------------------------
