@@ -6,7 +6,12 @@ microseconds, and never a wait, whatever state the extension is in. A span the s
 not take (extension not there yet, gone, or behind) waits in a bounded in-process queue and is
 retried with the next span; beyond the bound the oldest waiting span is dropped and counted.
 
-At the end of each invocation whatever the extension did not take is converted to X-Ray
+At the end of an invocation the extension is usually behind rather than absent (a cold start's
+import spans fill the socket's queue of 10 datagrams while it is still starting up), so there the
+sends may wait, for at most ``END_PATIENCE_S`` in all, for the queue to have room: the end
+marker above all, without which the extension would wait for the invocation's deadline.
+
+Whatever the extension still did not take is converted to X-Ray
 documents and sent straight to the daemon (``AWS_XRAY_DAEMON_ADDRESS``): the path that works
 with no extension at all. That runs before the response, so it costs the caller time, which is
 why it is only the fallback. Unsampled spans cannot go to X-Ray and are counted as dropped.
@@ -22,6 +27,7 @@ import _socket as socket  # the C module: what the span socket needs, without `s
 import contextlib
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
 MAX_PENDING_SPANS = 2048
 SEND_BUFFER_BYTES = 1 << 20  # asked for; the kernel caps it at net.core.wmem_max
 DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
+END_PATIENCE_S = 0.05  # the longest the end of an invocation waits for a busy extension
 
 # Reasons a span is dropped, as counted in stats()["dropped"].
 BUFFER_FULL = "buffer_full"
@@ -142,8 +149,9 @@ class Handoff:
             if not self._was_emitted(span):
                 span.end()
                 self.emit(span)
+            give_up = time.monotonic() + END_PATIENCE_S
             with self._lock:
-                self._drain()
+                self._drain(give_up)
                 leftovers = [queued for queued, _ in self._pending]
                 self._pending.clear()
             self._export_directly(leftovers)
@@ -156,7 +164,7 @@ class Handoff:
                     exported=exported,
                     dropped=dropped,
                 )
-                self._send(end)
+                self._send(end, give_up)
                 self._invocation = self._request_id = None
             self._report_drops()
         except Exception as error:
@@ -182,18 +190,27 @@ class Handoff:
 
     # --- the intake socket (call with the lock held) ------------------------------------------
 
-    def _send(self, data: bytes) -> bool:
+    def _send(self, data: bytes, give_up: float = 0.0) -> bool:
+        """Send one datagram without waiting; or, given a ``time.monotonic()`` to ``give_up``
+        at, wait until then for room in the extension's queue (not for an absent extension:
+        that fails at once)."""
         sock = self._ready_socket()
         if sock is None:
             return False
+        patience = give_up - time.monotonic() if give_up else 0.0
         try:
+            if patience > 0:
+                sock.settimeout(patience)
             sock.sendto(data, self._intake)
-        except OSError as error:
+        except OSError as error:  # TimeoutError included
             import errno  # only now: a process whose sends all go through never needs it
 
             name = errno.errorcode.get(error.errno or 0, type(error).__name__)
             self._send_errors[name] = self._send_errors.get(name, 0) + 1
             return False
+        finally:
+            if patience > 0:
+                sock.setblocking(False)
         return True
 
     def _ready_socket(self) -> socket.socket | None:
@@ -211,8 +228,9 @@ class Handoff:
             self._socket = sock
         return self._socket
 
-    def _drain(self) -> None:
-        """Send queued spans, oldest first, in batches; stop at the first refusal."""
+    def _drain(self, give_up: float = 0.0) -> None:
+        """Send queued spans, oldest first, in batches; stop at the first refusal (``give_up``
+        as for ``_send``)."""
         while self._pending:
             batch: list[bytes] = []
             size = 0
@@ -221,7 +239,7 @@ class Handoff:
                     break
                 batch.append(item)
                 size += len(item) + 1
-            if not self._send(wire.encode_span_items(batch)):
+            if not self._send(wire.encode_span_items(batch), give_up):
                 return
             for _ in batch:
                 self._pending.popleft()
