@@ -135,6 +135,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._telemetry_lock = threading.Lock()  # log pumps emit too: keep one order for all
         self._env: _Environment | None = None
+        self._ending: _Environment | None = None  # being torn down: its extensions still call
         self._closed = False
         self._init_duration_ms = 0.0
         self._init_start_wall = self._init_end_wall = 0.0
@@ -147,7 +148,7 @@ class Sandbox:
         self.daemon = XRayDaemon()
         self.daemon.start()
         self._telemetry = TelemetryDispatcher()
-        self._server = ApiServer(lambda: self._env or _Environment(self))
+        self._server = ApiServer(lambda: self._env or self._ending or _Environment(self))
         self.runtime_api = self._server.address
         self._config = FunctionConfig(
             function_name=function_name,
@@ -523,6 +524,13 @@ class Sandbox:
         env, self._env = self._env, None
         if env is None:
             return ShutdownResult(reason, None, {})
+        self._ending = env  # an extension busy when SHUTDOWN came gets it at its next `next`
+        try:
+            return self._end(env, reason)
+        finally:
+            self._ending = None
+
+    def _end(self, env: _Environment, reason: str) -> ShutdownResult:
         budget_s = SHUTDOWN_EXTERNAL_MS / 1000 if env.extension_processes else 0.0
         deadline = time.time() + budget_s
         for process in env.processes():

@@ -120,7 +120,7 @@ def test_zip_has_the_opt_layout(layer_zips: dict[str, Path], arch: str) -> None:
     for required in (
         f"{LAYER}/python/xraylayer/__init__.py",
         f"{LAYER}/python/xraylayer_extension/__init__.py",
-        f"{LAYER}/python/xraylayer_extension/lifecycle.py",
+        f"{LAYER}/python/xraylayer_extension/main_loop.py",
     ):
         assert required in names
     for folder in ["any", *TAGS.values()]:

@@ -49,7 +49,8 @@ def look(layers: list[Path], env: dict[str, str], **options: Any) -> dict[str, A
     ) as sandbox:
         result = sandbox.invoke({})
         assert result.status == "success", result.error
-        seen = {**result.response, "log": [line for _, line in sandbox.logs]}
+        log = [line for source, line in sandbox.logs if source == "runtime"]  # not the extension's
+        seen = {**result.response, "log": log}
         workdir, opt = str(sandbox.opt_dir.parent), str(sandbox.opt_dir)
 
     def plain(value: Any) -> Any:

@@ -79,6 +79,16 @@ def test_a_timeout_resets_the_environment(make_harness) -> None:
     assert len(harness.probe.records("start")) == 2
 
 
+def test_an_extension_busy_at_a_timeout_gets_shutdown_at_its_next_call(make_harness) -> None:
+    """SHUTDOWN waits for an extension still working on the invoke (Lambda queues the event
+    until the deadline), rather than the API forgetting it."""
+    harness = make_harness("basic.sleep", timeout_s=1, env={"PROBE_AFTER_INVOKE_MS": "1500"})
+    result = harness.invoke({"seconds": 5})
+    assert result.status == "timeout"
+    (shutdown,) = harness.probe.events("SHUTDOWN")
+    assert shutdown["shutdownReason"] == "timeout"
+
+
 def test_a_runtime_crash_is_runtime_exit_error_and_resets(make_harness) -> None:
     harness = make_harness("basic.exit_hard")
     result = harness.invoke()

@@ -1,0 +1,273 @@
+"""The extension in the local sandbox, from the built layer: spans reach the daemon through the
+extension, after the response; failed invocations arrive faulted; shutdown exports the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+import pytest
+from xraylayer_local import Sandbox
+from xraylayer_local.layers import merge_layers
+
+REPO = Path(__file__).resolve().parents[2]
+ORDERS = REPO / "tests" / "e2e" / "functions"
+SLOW = Path(__file__).parent / "functions"
+TABLE, BUCKET = "ext-loop-orders", "ext-loop-prices"
+ORDER = {"order_id": "o-7", "items": ["tea", "cake"]}
+SUMMARY = re.compile(
+    r"xraylayer: extension exported (\d+), dropped (\d+) \((.*?)\); received (\d+), "
+    r"function exported (\d+) itself, malformed datagrams (\d+)"
+)
+
+
+@contextmanager
+def _own_intake() -> Iterator[dict[str, str]]:
+    """The exec wrapper, and a socket path of this sandbox's own (short: socket paths are
+    limited to 107 bytes, more than pytest's tmp_path may take)."""
+    folder = tempfile.mkdtemp(prefix="xl-", dir="/tmp")
+    try:
+        yield {
+            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/xray-instrument",
+            "XRAYLAYER_INTAKE": os.path.join(folder, "intake.sock"),
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def intake_env() -> Iterator[dict[str, str]]:
+    with _own_intake() as env:
+        yield env
+
+
+class _Payments(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"status": "approved"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture(scope="module")
+def orders_env(moto_server) -> Iterator[dict[str, str]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Payments)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    clients = moto_server.client_env()
+    session = boto3.session.Session(
+        aws_access_key_id=clients["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=clients["AWS_SECRET_ACCESS_KEY"],
+        region_name=moto_server.region,
+    )
+    session.client("dynamodb", endpoint_url=moto_server.endpoint_url).create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    s3 = session.client("s3", endpoint_url=moto_server.endpoint_url)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="prices.json", Body=json.dumps({"tea": 3, "cake": 4}))
+    yield {
+        **moto_server.env(),
+        "ORDERS_TABLE": TABLE,
+        "PRICES_BUCKET": BUCKET,
+        "PAYMENT_URL": f"http://127.0.0.1:{server.server_address[1]}/pay",
+    }
+    server.shutdown()
+
+
+def _ours(documents: list[dict]) -> list[dict]:
+    """The layer's documents: independent subsegments (Lambda's own are segments)."""
+    return [d for d in documents if d.get("type") == "subsegment"]
+
+
+def _summary(lines: list[str]) -> tuple[int, int, str, int, int, int]:
+    (match,) = [m for m in map(SUMMARY.search, lines) if m]
+    exported, dropped, reasons, received, direct, malformed = match.groups()
+    return int(exported), int(dropped), reasons, int(received), int(direct), int(malformed)
+
+
+@pytest.fixture(scope="module")
+def orders_run(built_layer: Path, orders_env: dict[str, str]) -> tuple[list, list[str]]:
+    """Two orders and a rejected one, then a spindown; the results and every log line."""
+    events = (ORDER, ORDER, {"fail": True, "order_id": "o-8"})
+    with (
+        _own_intake() as intake,
+        Sandbox(
+            ORDERS,
+            "orders_app.handler",
+            layers=[built_layer],
+            env={**orders_env, **intake},
+            tracing="Active",
+            timeout_s=10,
+        ) as sandbox,
+    ):
+        results = [sandbox.invoke(event) for event in events]
+    return results, [line for _, line in sandbox.logs]
+
+
+def test_the_whole_trace_arrives_through_the_extension_after_the_response(
+    orders_run: tuple[list, list[str]],
+) -> None:
+    results, _ = orders_run
+    assert [result.status for result in results] == ["success", "success", "error"]
+    for result in results:
+        assert result.post_runtime_ms > 0  # the extension worked after the response
+        ours = _ours(result.segments)
+        (invocation,) = [d for d in ours if "ColdStart" in d.get("annotations", {})]
+        (lambda_invocation,) = [
+            s
+            for d in result.segments
+            for s in d.get("subsegments", [])
+            if s["name"] == "Invocation"
+        ]
+        assert invocation["parent_id"] == lambda_invocation["id"]
+    names = {d["name"] for d in _ours(results[1].segments)}
+    assert {"S3", "DynamoDB", "127.0.0.1", "compute-total"} <= names
+    failed = [d for d in _ours(results[2].segments) if "ColdStart" in d.get("annotations", {})]
+    assert failed[0]["fault"] is True
+    assert failed[0]["cause"]["exceptions"][0]["type"] == "ValueError"
+
+
+def test_the_extension_exported_every_span_and_the_function_none(
+    orders_run: tuple[list, list[str]],
+) -> None:
+    results, logs = orders_run
+    exported, dropped, reasons, received, direct, malformed = _summary(logs)
+    documents = sum(len(_ours(result.segments)) for result in results)
+    assert (exported, dropped, reasons, direct, malformed) == (documents, 0, "none", 0, 0)
+    assert received == exported
+
+
+def test_a_timed_out_invocation_arrives_faulted_with_its_earlier_children(
+    built_layer: Path, intake_env: dict[str, str]
+) -> None:
+    with Sandbox(
+        SLOW,
+        "slow_app.handler",
+        layers=[built_layer],
+        env=intake_env,
+        tracing="Active",
+        timeout_s=1,
+    ) as sandbox:
+        result = sandbox.invoke({"sleep_s": 5})
+    assert result.status == "timeout"
+    ours = _ours(sandbox.daemon.documents)
+    (invocation,) = [d for d in ours if "ColdStart" in d.get("annotations", {})]
+    assert invocation["fault"] is True
+    (cause,) = invocation["cause"]["exceptions"]
+    assert cause["message"] == "Task timed out"
+    (child,) = [d for d in ours if d["name"] == "before-sleep"]
+    assert child["parent_id"] == invocation["id"]
+    assert invocation["end_time"] - invocation["start_time"] == pytest.approx(1.0, abs=0.3)
+    exported, dropped, *_ = _summary([line for _, line in sandbox.logs])
+    assert (exported, dropped) == (len(ours), 0)  # init-time spans (imports) went too
+
+
+def test_a_crashed_invocation_arrives_faulted_at_once_not_at_the_deadline(
+    built_layer: Path, intake_env: dict[str, str]
+) -> None:
+    with Sandbox(
+        SLOW,
+        "crash_app.handler",
+        layers=[built_layer],
+        env=intake_env,
+        tracing="Active",
+        timeout_s=10,
+    ) as sandbox:
+        result = sandbox.invoke({})
+        sandbox.daemon.sync()
+    assert result.error_type == "Runtime.ExitError"
+    ours = _ours(sandbox.daemon.documents)
+    (invocation,) = [d for d in ours if "ColdStart" in d.get("annotations", {})]
+    assert invocation["fault"] is True
+    (cause,) = invocation["cause"]["exceptions"]
+    assert cause["type"] == "Runtime.ExitError"
+    assert invocation["end_time"] - invocation["start_time"] < 2
+    (child,) = [d for d in ours if d["name"] == "before-crash"]
+    assert child["parent_id"] == invocation["id"]
+
+
+def test_without_the_exec_wrapper_invocations_are_not_held_back(
+    built_layer: Path, intake_env: dict[str, str]
+) -> None:
+    env = {key: value for key, value in intake_env.items() if key != "AWS_LAMBDA_EXEC_WRAPPER"}
+    with Sandbox(SLOW, "plain_app.handler", layers=[built_layer], env=env, timeout_s=10) as sandbox:
+        first, second = sandbox.invoke({}), sandbox.invoke({})
+        shutdown = sandbox.shutdown()
+    assert first.response == second.response == {"ok": True}
+    assert first.post_runtime_ms < 1500  # one grace period, while a start might still come
+    assert second.post_runtime_ms < 300
+    assert shutdown.extension_exit_codes == {"xraylayer": 0}
+
+
+def test_a_spindown_ends_the_extension_cleanly_with_its_counts(
+    built_layer: Path, intake_env: dict[str, str]
+) -> None:
+    with Sandbox(
+        SLOW,
+        "slow_app.handler",
+        layers=[built_layer],
+        env=intake_env,
+        tracing="Active",
+        timeout_s=10,
+    ) as sandbox:
+        result = sandbox.invoke({"sleep_s": 0})
+        shutdown = sandbox.shutdown()
+    assert result.status == "success"
+    assert shutdown.extension_exit_codes == {"xraylayer": 0}
+    assert not os.path.exists(intake_env["XRAYLAYER_INTAKE"])  # the socket file was removed
+    exported, dropped, *_ = _summary([line for _, line in sandbox.logs])
+    assert exported == len(_ours(sandbox.daemon.documents)) and dropped == 0
+
+
+def test_busy_traffic_defers_export_and_shutdown_exports_the_rest(
+    built_layer: Path, intake_env: dict[str, str]
+) -> None:
+    with Sandbox(
+        SLOW,
+        "slow_app.handler",
+        layers=[built_layer],
+        env=intake_env,
+        tracing="Active",
+        timeout_s=10,
+    ) as sandbox:
+        results = [sandbox.invoke({"sleep_s": 0}) for _ in range(25)]
+        sandbox.daemon.sync()
+        before_shutdown = len(_ours(sandbox.daemon.documents))
+    # Adaptive: flushed at each end until 20 starts are known, then left for later.
+    assert all(_ours(result.segments) for result in results[:19])
+    assert not any(_ours(result.segments) for result in results[19:])
+    ours = _ours(sandbox.daemon.documents)
+    assert len([d for d in ours if d["name"] == "before-sleep"]) == 25
+    assert len(ours) > before_shutdown
+    exported, dropped, *_ = _summary([line for _, line in sandbox.logs])
+    assert (exported, dropped) == (len(ours), 0)
+
+
+def test_without_the_layers_code_the_extension_steps_aside_and_the_function_runs(
+    built_layer: Path, tmp_path: Path, intake_env: dict[str, str]
+) -> None:
+    opt = merge_layers([built_layer], tmp_path / "opt")
+    shutil.rmtree(opt / "xraylayer" / "python" / "xraylayer")
+    env = {key: value for key, value in intake_env.items() if key != "AWS_LAMBDA_EXEC_WRAPPER"}
+    with Sandbox(SLOW, "plain_app.handler", layers=[opt], env=env, timeout_s=10) as sandbox:
+        result = sandbox.invoke({})
+        shutdown = sandbox.shutdown()
+    assert result.response == {"ok": True}, (result, sandbox.logs)
+    assert shutdown.extension_exit_codes == {"xraylayer": 0}, (result, sandbox.logs)
+    assert any("span intake not available" in line for _, line in sandbox.logs)
