@@ -21,6 +21,7 @@ from xraylayer import wire
 from .invocations import InvocationStore
 
 ENDED, DEADLINE, RUNTIME_GONE, NO_START = "ended", "deadline", "runtime_gone", "no_start"
+RUNTIME_DONE = "runtime_done"  # Lambda said the runtime is done, and no end marker came
 START_GRACE_S = 1.0  # the exec wrapper sends `start` first thing; a second is generous
 MAX_MALFORMED_REASONS = 16
 RECEIVE_BUFFER_BYTES = 4 << 20  # asked for; room for a burst while the thread catches up
@@ -49,6 +50,7 @@ class Intake:
         deadline: float,
         still_running: Callable[[], bool] | None = None,
         start_grace_s: float = START_GRACE_S,
+        runtime_done: Callable[[], bool] | None = None,
     ) -> str:
         """Wait for the function to finish ``request_id``; says how the wait ended.
 
@@ -56,7 +58,9 @@ class Intake:
         (a timeout). ``RUNTIME_GONE``: ``still_running()`` said no (a crash). ``NO_START``: no
         ``start`` within ``start_grace_s`` - the function does not hand spans over (the exec
         wrapper is not set, tracing is off in it, or its ``start`` was lost), so waiting for
-        an end marker would stretch every invocation to its timeout.
+        an end marker would stretch every invocation to its timeout. ``RUNTIME_DONE``:
+        ``runtime_done()`` said Lambda reported the invocation over (``platform.runtimeDone``),
+        the backstop for an end marker that was lost.
         """
         give_up_start = time.time() + start_grace_s
         with self.condition:
@@ -68,6 +72,8 @@ class Intake:
                     return NO_START
                 if still_running is not None and not still_running():
                     return RUNTIME_GONE
+                if runtime_done is not None and runtime_done():
+                    return RUNTIME_DONE
                 self.condition.wait(min(deadline - now, _POLL_S))
             return ENDED
 

@@ -22,9 +22,14 @@ the child spans that did arrive. The function process is watched through the pid
 A function that hands nothing over (no exec wrapper, tracing off in it) sends no ``start``: the
 wait gives up after ``intake.START_GRACE_S`` on the first invocation, and after
 ``NO_SENDER_GRACE_S`` on later ones while no ``hello`` came, so it never holds invocations to
-their timeout. Spans that arrive after the wait gave up go out with the next export. The
-Telemetry API (``platform.runtimeDone``) is not subscribed to yet; the function's own markers,
-the runtime's pid and the deadline are what end a wait.
+their timeout. Spans that arrive after the wait gave up go out with the next export.
+
+The Telemetry API (platform events only) is subscribed to before the first ``next``:
+``platform.runtimeDone`` ends a wait whose end marker was lost, and after a crash it names what
+killed the runtime (``Runtime.OutOfMemory``...) for the invocation span's cause; a failed init
+becomes an ``Init`` span on the next invocation's trace. Where the API is not there (AWS's own
+emulator answers 202 ``Telemetry.NotSupported``), the function's markers, its pid and the
+deadline still end every wait.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .causes import CRASH_CAUSE, OUT_OF_MEMORY_CAUSE, SHUTDOWN_CAUSE, TIMEOUT_CAUSE
 from .registration import RegistrationError, register
 
 TYPE_CHECKING = False  # `typing` is not imported before registration
@@ -39,13 +45,16 @@ if TYPE_CHECKING:
     from xraylayer.spans import Span
 
     from .intake import Intake
+    from .platform_reports import PlatformReports
+    from .telemetry_events import RuntimeDone
+    from .telemetry_listener import TelemetryListener
 
 EXTENSION_NAME = "xraylayer"
 NEXT_PATH = "/2020-01-01/extension/event/next"
-TIMEOUT_CAUSE = ("Sandbox.Timedout", "Task timed out")
-CRASH_CAUSE = ("Runtime.ExitError", "Runtime exited before the invocation ended")
 NO_SENDER_GRACE_S = 0.05  # once it showed it does not: spans arriving later go next time
-SHUTDOWN_CAUSE = ("Sandbox.Shutdown", "Environment shut down before the invocation ended")
+RUNTIME_DONE_WAIT_S = 0.5  # after a crash, for Lambda to say what it was (buffered 25 ms)
+EXPORT_BUDGET_S = 1.0  # the longest one flush keeps the environment busy after a response
+SHUTDOWN_MARGIN_S = 0.2  # of the SHUTDOWN deadline, kept to log the counts and exit
 
 
 def run() -> int:
@@ -65,10 +74,8 @@ class ExtensionLoop:
     def __init__(self, runtime_api: str, identifier: str, intake_path: str | None = None) -> None:
         from .flush_decision import FlushDecision
         from .flush_policy import flush_policy_from
-        from .xray_export import XRayExport
 
         self.runtime_api, self.identifier = runtime_api, identifier
-        self.exporter = XRayExport()
         policy, warning = flush_policy_from(os.environ)
         if warning:
             print(warning, file=sys.stderr, flush=True)
@@ -86,6 +93,15 @@ class ExtensionLoop:
             # Fail open: without the intake the extension still answers every event, so the
             # function runs as it would without the layer (it exports by itself, if it can).
             _log(f"span intake not available ({error}); the function exports by itself")
+        # Without the intake no span can come: nothing to export, nothing more to import.
+        from .exporters import Exporters
+
+        self.exporters = Exporters(self._daemon_address) if self.intake is not None else None
+        self.reports: PlatformReports | None = None
+        self._listener: TelemetryListener | None = None
+        self.telemetry = "off"  # how the Telemetry API subscription went
+        if self.intake is not None:
+            self._subscribe()
 
     def run(self) -> int:
         """Loop on ``next`` until SHUTDOWN; 0 after a clean shutdown, 1 if the API fails us."""
@@ -106,10 +122,10 @@ class ExtensionLoop:
             if not isinstance(event, dict):
                 return self.abandoned(f"event/next answered {response.status}: {body[:200]!r}")
             if event.get("eventType") == "SHUTDOWN":
-                self.shutdown(str(event.get("shutdownReason", "")))
+                self.shutdown(str(event.get("shutdownReason", "")), event.get("deadlineMs"))
                 return 0
             if event.get("eventType") == "INVOKE":
-                self.invocation(str(event.get("requestId")), _deadline(event))
+                self.invocation(str(event.get("requestId")), _deadline(event), _tracing(event))
 
     def abandoned(self, why: str) -> int:
         """The Extensions API failed us (the environment is going away): export what is left
@@ -118,31 +134,35 @@ class ExtensionLoop:
         self.shutdown("failure")
         return 1
 
-    def invocation(self, request_id: str, deadline: float) -> None:
+    def invocation(self, request_id: str, deadline: float, tracing: str | None = None) -> None:
         """Wait for the function to finish ``request_id`` (at most until ``deadline``), then
-        flush or keep its spans as the flush decision says; never raises."""
+        flush or keep its spans as the flush decision says; never raises. ``tracing``: the
+        INVOKE event's trace header, for spans the extension makes itself."""
         intake = self.intake
         if intake is None:
             return
         import time
 
         from .flush_decision import WAIT
-        from .intake import DEADLINE, RUNTIME_GONE, START_GRACE_S
+        from .intake import DEADLINE, RUNTIME_DONE, RUNTIME_GONE, START_GRACE_S
 
         try:
             if self.decision.invocation_started(time.monotonic(), **self._pending_state()) != WAIT:
                 self._flush()
             grace = START_GRACE_S if self._sender_expected() else NO_SENDER_GRACE_S
-            outcome = intake.wait_for_end(request_id, deadline, self._runtime_alive, grace)
+            reports = self.reports
+            done = (lambda: reports.done(request_id) is not None) if reports else None
+            outcome = intake.wait_for_end(request_id, deadline, self._runtime_alive, grace, done)
             with intake.condition:
                 spans, open_span = intake.store.take(request_id)
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             self._invocations += 1
             if open_span is not None:
-                spans.append(_closed(open_span, outcome, deadline))
+                spans.append(self._closed(open_span, request_id, outcome, deadline))
+            spans += self._failed_init(tracing)
             self._defer(_ended(spans))
             answer = self.decision.invocation_finished(time.monotonic(), **self._pending_state())
-            if answer != WAIT or outcome in (DEADLINE, RUNTIME_GONE):
+            if answer != WAIT or outcome in (DEADLINE, RUNTIME_GONE, RUNTIME_DONE):
                 self._flush()
         except Exception as error:
             _log(f"exporting invocation {request_id} failed: {type(error).__name__}: {error}")
@@ -161,10 +181,20 @@ class ExtensionLoop:
         age = time.monotonic() - self._pending_since if self.pending else 0.0
         return {"spans": len(self.pending), "size": 0, "oldest_age": age}
 
-    def _flush(self) -> None:
+    def _flush(self, deadline: float | None = None) -> None:
+        """Export the pending spans, by ``deadline`` (``time.monotonic()``; by default
+        ``EXPORT_BUDGET_S`` from now), and write the accounting file if one is asked for."""
+        import time
+
         spans, self.pending = self.pending, []
-        if spans:
-            self.exporter.export(spans, self.intake.daemon_address if self.intake else None)
+        if spans and self.exporters is not None:
+            self.exporters.export(spans, deadline or time.monotonic() + EXPORT_BUDGET_S)
+            from .accounting import ACCOUNTING_VARIABLE
+
+            self.exporters.accounting.write(os.environ.get(ACCOUNTING_VARIABLE), self._seen())
+
+    def _daemon_address(self) -> str | None:
+        return self.intake.daemon_address if self.intake is not None else None
 
     def _sender_expected(self) -> bool:
         """Whether the function hands spans over: assumed until an invocation shows otherwise
@@ -172,8 +202,9 @@ class ExtensionLoop:
         intake = self.intake
         return self._invocations == 0 or (intake is not None and intake.runtime_pid is not None)
 
-    def shutdown(self, reason: str) -> None:
-        """Export everything left, log the counts, release the socket."""
+    def shutdown(self, reason: str, deadline_ms: object = None) -> None:
+        """Export everything left before the SHUTDOWN event's deadline (less a margin to log
+        and exit), log the counts, release the socket."""
         intake = self.intake
         if intake is not None:
             try:
@@ -186,30 +217,105 @@ class ExtensionLoop:
                 spans += [_close(span, now, cause) for span in open_spans]
                 self._defer(spans)
                 self.decision.shutdown(time.monotonic())  # always a blocking flush
-                self._flush()
+                self._flush(_shutdown_deadline(deadline_ms))
             except Exception as error:
                 _log(f"exporting at shutdown failed: {type(error).__name__}: {error}")
             intake.close()
+        if self._listener is not None:
+            self._listener.close()
         _log(self.summary())
 
     def summary(self) -> str:
-        """One line of counts: exported, dropped by reason, what else the intake saw."""
-        dropped = dict(self.exporter.dropped)
+        """One line of counts: what came in, where each exporter's share went, how waits ended."""
+        seen = self._seen()
+        lost = ", ".join(f"{reason}: {n}" for reason, n in sorted(seen["lost"].items()))
+        waits = ", ".join(f"{outcome}: {n}" for outcome, n in sorted(self.outcomes.items()))
+        return (
+            f"extension received {seen['received']} spans (function exported "
+            f"{seen['function_exported']} itself, lost before export {sum(seen['lost'].values())}"
+            f" ({lost or 'none'}), malformed datagrams {seen['malformed']}); "
+            f"{self._exports_summary()}; invocations {waits or 'none'}; "
+            f"flush policy {self.decision.policy}; "
+            f"telemetry {self._telemetry_summary()}"
+        )
+
+    def _exports_summary(self) -> str:
+        exporters = self.exporters
+        if exporters is None:
+            return "no exporters"
+        return f"{exporters.accounting.summary()}; {exporters.describe()}"
+
+    def _telemetry_summary(self) -> str:
+        listener = self._listener
+        if listener is None:
+            return self.telemetry
+        malformed = sum(listener.malformed.values())
+        return f"{self.telemetry} ({listener.batches} batches, {malformed} malformed)"
+
+    def _seen(self) -> dict:
+        """What reached the intake, and what was lost before any exporter saw it."""
         intake = self.intake
-        if intake is not None:
-            for reason, count in intake.store.dropped.items():
-                dropped[reason] = dropped.get(reason, 0) + count
-        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(dropped.items()))
-        line = f"extension exported {self.exporter.exported}, dropped {sum(dropped.values())}"
-        line += f" ({reasons or 'none'})"
-        if intake is not None:
-            malformed = sum(intake.malformed.values())
-            line += (
-                f"; received {intake.store.received}, function exported "
-                f"{intake.function_exported} itself, malformed datagrams {malformed}"
-            )
-        waits = ", ".join(f"{outcome}: {count}" for outcome, count in sorted(self.outcomes.items()))
-        return f"{line}; invocations {waits or 'none'}; flush policy {self.decision.policy}"
+        if intake is None:
+            return {"received": 0, "function_exported": 0, "lost": {}, "malformed": 0}
+        return {
+            "received": intake.store.received,
+            "function_exported": intake.function_exported,
+            "lost": dict(intake.store.dropped),
+            "malformed": sum(intake.malformed.values()),
+        }
+
+    def _closed(self, span: Span, request_id: str, outcome: str, deadline: float) -> Span:
+        """The invocation span the function did not close: a fault at the deadline (timeout),
+        or now with what Lambda says ended the runtime (crash, out of memory); closed as it is
+        otherwise (the runtime finished but its span never came)."""
+        import time
+
+        from .intake import DEADLINE, RUNTIME_DONE, RUNTIME_GONE
+
+        now = time.time()
+        if outcome == DEADLINE:
+            return _close(span, min(now, deadline), TIMEOUT_CAUSE)
+        if outcome in (RUNTIME_GONE, RUNTIME_DONE):
+            reports = self.reports
+            done = reports.wait_done(request_id, RUNTIME_DONE_WAIT_S) if reports else None
+            cause = _failure_cause(done) if done else None
+            if cause is not None or outcome == RUNTIME_GONE:
+                return _close(span, now, cause or CRASH_CAUSE)
+        span.end(now)
+        return span
+
+    def _failed_init(self, tracing: str | None) -> list[Span]:
+        """An ``Init`` span with the init's error, once, when the Telemetry API said the init
+        failed; in the trace of the invocation that follows it, as Lambda shows its own."""
+        failed = self.reports.failed_init() if self.reports else None
+        if failed is None:
+            return []
+        from .init_span import failed_init_span
+
+        span = failed_init_span(*failed, tracing)
+        return [span] if span is not None else []
+
+    def _subscribe(self) -> None:
+        """Subscribe to the Telemetry API's platform events (with a listener on loopback)."""
+        from .platform_reports import PlatformReports
+        from .telemetry_listener import NOT_SUPPORTED, SUBSCRIBED, TelemetryListener, subscribe
+
+        assert self.intake is not None
+        reports = PlatformReports(self.intake.condition)
+        try:
+            listener = TelemetryListener(reports.add)
+        except OSError as error:
+            self.telemetry = f"no listener ({error})"
+            _log(f"telemetry listener not available ({error}); working without it")
+            return
+        outcome = subscribe(self.runtime_api, self.identifier, listener)
+        self.telemetry = outcome.kind
+        if outcome.kind == SUBSCRIBED:
+            self.reports, self._listener = reports, listener
+            return
+        listener.close()
+        if outcome.kind != NOT_SUPPORTED:
+            _log(f"Telemetry API subscription {outcome.kind}: {outcome.message}; going on without")
 
     def _runtime_alive(self) -> bool:
         pid = self.intake.runtime_pid if self.intake is not None else None
@@ -218,22 +324,6 @@ class ExtensionLoop:
         from .runtime_process import process_alive
 
         return process_alive(pid)
-
-
-def _closed(span: Span, outcome: str, deadline: float) -> Span:
-    """The invocation span the function did not close: a fault at the deadline (timeout) or
-    now (crash); closed as it is when the wait ended otherwise (its own span may yet come)."""
-    import time
-
-    from .intake import DEADLINE, RUNTIME_GONE
-
-    now = time.time()
-    if outcome == DEADLINE:
-        return _close(span, min(now, deadline), TIMEOUT_CAUSE)
-    if outcome == RUNTIME_GONE:
-        return _close(span, now, CRASH_CAUSE)
-    span.end(now)
-    return span
 
 
 def _ended(spans: list[Span]) -> list[Span]:
@@ -254,6 +344,26 @@ def _close(span: Span, end_time: float, cause: tuple[str, str]) -> Span:
     return close_unfinished(span, end_time, message, error_type)
 
 
+def _failure_cause(done: RuntimeDone) -> tuple[str, str] | None:
+    """The cause on an invocation span from Lambda's ``runtimeDone``; None for a success."""
+    from .telemetry_events import out_of_memory
+
+    if done.status == "success":
+        return None
+    if out_of_memory(done):
+        return OUT_OF_MEMORY_CAUSE
+    if done.status == "timeout":
+        return TIMEOUT_CAUSE
+    return (done.error_type or CRASH_CAUSE[0], CRASH_CAUSE[1])
+
+
+def _tracing(event: dict) -> str | None:
+    """The trace header of an INVOKE event (present when Lambda traces the invocation)."""
+    tracing = event.get("tracing")
+    value = tracing.get("value") if isinstance(tracing, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _shutdown_cause(reason: str) -> tuple[str, str]:
     reason = reason.lower()  # docs print SPINDOWN / TIMEOUT / FAILURE; payloads are lowercase
     if reason == "timeout":
@@ -261,6 +371,17 @@ def _shutdown_cause(reason: str) -> tuple[str, str]:
     if reason == "failure":
         return CRASH_CAUSE
     return SHUTDOWN_CAUSE
+
+
+def _shutdown_deadline(deadline_ms: object) -> float | None:
+    """The SHUTDOWN event's ``deadlineMs`` as a ``time.monotonic()`` deadline, less the
+    margin; None (the usual budget) when it is missing or odd."""
+    if not isinstance(deadline_ms, int | float) or isinstance(deadline_ms, bool):
+        return None
+    import time
+
+    left = deadline_ms / 1000 - time.time() - SHUTDOWN_MARGIN_S
+    return time.monotonic() + max(0.0, left)
 
 
 def _deadline(event: dict) -> float:

@@ -1,55 +1,60 @@
-"""Export spans to the X-Ray daemon over UDP, counting every span exported or dropped.
+"""Export spans to the X-Ray daemon over UDP: one subsegment document per datagram.
 
 The conversion and the daemon client are the layer's own (``xraylayer.xray_document`` and
 ``xray_udp``), shared with the function's fallback path, so a span looks the same in X-Ray
-whichever process sent it. Imported only at the first export, after registration.
+whichever process sent it. The daemon's address comes from the function process (its
+``hello``): extensions are not given ``AWS_XRAY_DAEMON_ADDRESS``. Imported at the first export.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+
+from .export_result import ExportResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from xraylayer.spans import Span
     from xraylayer.xray_udp import DaemonClient
 
-UNSAMPLED = "unsampled"
 NO_DAEMON_ADDRESS = "no_daemon_address"
 DAEMON_SEND_FAILED = "daemon_send_failed"
 CONVERSION_FAILED = "conversion_failed"
 
 
-class XRayExport:
-    """Spans to daemon datagrams; ``exported`` and ``dropped`` (by reason) add up over time."""
+class XRayDaemonExporter:
+    """Spans to daemon datagrams. ``address()``: the daemon's ``host:port`` as the function
+    said it, or None (then ``AWS_XRAY_DAEMON_ADDRESS``, when the extension has it)."""
 
-    def __init__(self) -> None:
-        self.exported = 0
-        self.dropped: dict[str, int] = {}
+    name = "xray-daemon"
+
+    def __init__(self, address: Callable[[], str | None]) -> None:
+        self._address = address
         self._clients: dict[str, DaemonClient] = {}
 
-    def export(self, spans: Iterable[Span], daemon_address: str | None) -> None:
-        """Send ``spans`` (children before parents, as they finished) to ``daemon_address``
-        (or ``AWS_XRAY_DAEMON_ADDRESS`` when the function never said); never raises."""
-        spans = list(spans)
-        sampled = [span for span in spans if span.sampled]
-        self._drop(UNSAMPLED, len(spans) - len(sampled))
-        if not sampled:
-            return
-        address = daemon_address or os.environ.get("AWS_XRAY_DAEMON_ADDRESS")
+    def export(self, spans: list[Span], deadline: float) -> ExportResult:
+        """Send ``spans`` (children before parents, as they finished); never raises. UDP
+        sends do not wait, so ``deadline`` never comes into play."""
+        result = ExportResult()
+        address = self._address() or os.environ.get("AWS_XRAY_DAEMON_ADDRESS")
         if not address:
-            self._drop(NO_DAEMON_ADDRESS, len(sampled))
-            return
-        documents = self._documents(sampled)
-        sent = self._client(address).send(documents)
-        self.exported += sent
-        self._drop(DAEMON_SEND_FAILED, len(documents) - sent)
+            result.drop(NO_DAEMON_ADDRESS, len(spans))
+            return result
+        try:
+            from xraylayer.xray_document import subsegment_documents
 
-    def _documents(self, spans: list[Span]) -> list[dict]:
-        from xraylayer.xray_document import subsegment_documents
-
-        return subsegment_documents(spans, lambda span, error: self._drop(CONVERSION_FAILED, 1))
+            documents = subsegment_documents(
+                spans, lambda span, error: result.drop(CONVERSION_FAILED, 1)
+            )
+            sent = self._client(address).send(documents)
+        except Exception:
+            result.drop(DAEMON_SEND_FAILED, len(spans) - result.dropped_count)
+            return result
+        result.exported += sent
+        result.drop(DAEMON_SEND_FAILED, len(documents) - sent)
+        return result
 
     def _client(self, address: str) -> DaemonClient:
         client = self._clients.get(address)
@@ -58,7 +63,3 @@ class XRayExport:
 
             client = self._clients[address] = DaemonClient(address)
         return client
-
-    def _drop(self, reason: str, count: int) -> None:
-        if count > 0:
-            self.dropped[reason] = self.dropped.get(reason, 0) + count

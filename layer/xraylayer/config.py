@@ -243,6 +243,107 @@ INITIALIZATION_TYPE = Variable(
     "Set by Lambda: on-demand, provisioned-concurrency or snap-start (the ColdStart rules).",
 )
 
+# Read by the extension process, which parses each in the module named (the type says what it
+# takes); listed here so that the docs have one table of every variable.
+EXPORTERS = Variable(
+    "XRAYLAYER_EXPORTERS",
+    "list of xray-daemon, xray-api, otlp, otlp-udp, file, none",
+    _text,
+    None,
+    "Where spans go (exporters.py); unset: xray-daemon, plus otlp when an OTLP endpoint is set.",
+)
+FLUSH = Variable(
+    "XRAYLAYER_FLUSH",
+    "end, adaptive, periodic,<ms> or shutdown",
+    _text,
+    "adaptive",
+    "When the extension exports (flush_policy.py): after each invocation, or batched when busy.",
+)
+FILE = Variable(
+    "XRAYLAYER_FILE",
+    "path",
+    _text,
+    "/tmp/xraylayer-traces.jsonl",
+    "Where the `file` exporter appends X-Ray documents, one JSON object per line.",
+)
+ACCOUNTING = Variable(
+    "XRAYLAYER_ACCOUNTING",
+    "path",
+    _text,
+    None,
+    "A JSON file the extension rewrites after each export: spans received, exported, dropped.",
+)
+TRACES_SAMPLER = Variable(
+    "OTEL_TRACES_SAMPLER",
+    "always_on, always_off, traceidratio, parentbased_*",
+    _text,
+    "always_on",
+    "Which traces the full-trace exporters (OTLP, X-Ray API, file) take; X-Ray follows Lambda.",
+)
+TRACES_SAMPLER_ARG = Variable(
+    "OTEL_TRACES_SAMPLER_ARG",
+    "number 0 to 1",
+    _text,
+    1.0,
+    "The share of traces the traceidratio samplers keep, chosen by trace id.",
+)
+TAIL_KEEP = Variable(
+    "XRAYLAYER_TAIL_KEEP",
+    "boolean",
+    _text,
+    True,
+    "Also export unsampled invocations that timed out, faulted, errored or were throttled.",
+)
+TAIL_KEEP_SLOW_MS = Variable(
+    "XRAYLAYER_TAIL_KEEP_SLOW_MS",
+    "number (ms)",
+    _text,
+    0.0,
+    "Tail keep also keeps invocations longer than this; 0 turns the slow rule off.",
+)
+OTLP_ENDPOINT = Variable(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "URL",
+    _text,
+    None,
+    "The OTLP/HTTP collector's base URL (`/v1/traces` is appended); setting it turns otlp on.",
+)
+OTLP_TRACES_ENDPOINT = Variable(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "URL",
+    _text,
+    None,
+    "The full OTLP/HTTP traces URL, used as is; wins over the one above.",
+)
+OTLP_HEADERS = Variable(
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "key=value,...",
+    _text,
+    None,
+    "Headers on every OTLP request (percent-encoded values); _TRACES_HEADERS wins per header.",
+)
+OTLP_TRACES_HEADERS = Variable(
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "key=value,...",
+    _text,
+    None,
+    "Headers on OTLP trace requests, over those of the variable above.",
+)
+OTLP_COMPRESSION = Variable(
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "gzip or none",
+    _text,
+    "none",
+    "Compression of OTLP request bodies (_TRACES_COMPRESSION wins).",
+)
+OTLP_TIMEOUT = Variable(
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "number (ms)",
+    _text,
+    10000.0,
+    "The longest one OTLP request may take (_TRACES_TIMEOUT wins); a flush is bounded anyway.",
+)
+
 # Set by /opt/xray-instrument for the layer's own code; listed so that every variable is here.
 ORIGINAL_HANDLER = Variable(
     "XRAYLAYER_ORIGINAL_HANDLER",
@@ -281,6 +382,20 @@ VARIABLES: tuple[Variable, ...] = (
     NEXT_WRAPPER,
     INTAKE,
     INITIALIZATION_TYPE,
+    EXPORTERS,
+    FLUSH,
+    FILE,
+    ACCOUNTING,
+    TRACES_SAMPLER,
+    TRACES_SAMPLER_ARG,
+    TAIL_KEEP,
+    TAIL_KEEP_SLOW_MS,
+    OTLP_ENDPOINT,
+    OTLP_TRACES_ENDPOINT,
+    OTLP_HEADERS,
+    OTLP_TRACES_HEADERS,
+    OTLP_COMPRESSION,
+    OTLP_TIMEOUT,
     ORIGINAL_HANDLER,
     ADDED_PYTHONPATH,
     ORIGINAL_PYTHONPATH,

@@ -9,10 +9,12 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import boto3
 import pytest
@@ -25,8 +27,9 @@ SLOW = Path(__file__).parent / "functions"
 TABLE, BUCKET = "ext-loop-orders", "ext-loop-prices"
 ORDER = {"order_id": "o-7", "items": ["tea", "cake"]}
 SUMMARY = re.compile(
-    r"xraylayer: extension exported (\d+), dropped (\d+) \((.*?)\); received (\d+), "
-    r"function exported (\d+) itself, malformed datagrams (\d+)"
+    r"xraylayer: extension received (\d+) spans \(function exported (\d+) itself, lost before "
+    r"export \d+ \(.*?\), malformed datagrams (\d+)\); xray-daemon exported (\d+), "
+    r"dropped (\d+) \((.*?)\)"
 )
 
 
@@ -97,7 +100,7 @@ def _ours(documents: list[dict]) -> list[dict]:
 
 def _summary(lines: list[str]) -> tuple[int, int, str, int, int, int]:
     (match,) = [m for m in map(SUMMARY.search, lines) if m]
-    exported, dropped, reasons, received, direct, malformed = match.groups()
+    received, direct, malformed, exported, dropped, reasons = match.groups()
     return int(exported), int(dropped), reasons, int(received), int(direct), int(malformed)
 
 
@@ -271,3 +274,119 @@ def test_without_the_layers_code_the_extension_steps_aside_and_the_function_runs
     assert result.response == {"ok": True}, (result, sandbox.logs)
     assert shutdown.extension_exit_codes == {"xraylayer": 0}, (result, sandbox.logs)
     assert any("span intake not available" in line for _, line in sandbox.logs)
+
+
+def test_an_invocation_killed_for_memory_arrives_faulted_as_out_of_memory(
+    built_layer: Path, intake_env: dict[str, str]
+) -> None:
+    with Sandbox(
+        SLOW,
+        "oom_app.handler",
+        layers=[built_layer],
+        env=intake_env,
+        tracing="Active",
+        timeout_s=10,
+        memory_mb=128,
+    ) as sandbox:
+        result = sandbox.invoke({"mb": 256})
+        sandbox.daemon.sync()
+    assert "OutOfMemory" in (result.error_type or ""), result
+    ours = _ours(sandbox.daemon.documents)
+    (invocation,) = [d for d in ours if "ColdStart" in d.get("annotations", {})]
+    assert invocation["fault"] is True
+    (cause,) = invocation["cause"]["exceptions"]
+    assert cause["type"] == "Runtime.OutOfMemory"
+    (child,) = [d for d in ours if d["name"] == "before-oom"]
+    assert child["parent_id"] == invocation["id"]
+
+
+class _SlowCollector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that takes 200 ms to answer each request, and keeps the bodies."""
+
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(0.2)
+        self.bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def slow_collector() -> Iterator[tuple[str, list[bytes]]]:
+    collector = type("Collector", (_SlowCollector,), {"bodies": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", collector.bodies
+    server.shutdown()
+
+
+def test_a_slow_otlp_collector_adds_nothing_to_the_callers_latency(
+    built_layer: Path, intake_env: dict[str, str], slow_collector: tuple[str, list[bytes]]
+) -> None:
+    from google.protobuf.json_format import Parse
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    endpoint, bodies = slow_collector
+    env = {
+        **intake_env,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_SERVICE_NAME": "orders-api",
+        "XRAYLAYER_FLUSH": "end",
+    }
+    with Sandbox(SLOW, "slow_app.handler", layers=[built_layer], env=env, timeout_s=10) as sandbox:
+        results = [sandbox.invoke({"sleep_s": 0}) for _ in range(4)]
+    for result in results[1:]:  # warm: the export's 200 ms come after the response
+        assert result.status == "success"
+        assert result.response_latency_ms < 200 <= result.post_runtime_ms, result
+    requests = [Parse(body, ExportTraceServiceRequest()) for body in bodies]
+    spans = [
+        (span.name, resource.resource)
+        for request in requests
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    # PassThrough, no caller: Lambda says Sampled=0, and OTLP still gets every invocation.
+    assert [name for name, _ in spans].count("before-sleep") == 4
+    service = {a.key: a.value.string_value for a in spans[0][1].attributes}["service.name"]
+    assert service == "orders-api"
+
+
+def test_shutdown_right_after_a_burst_of_10000_spans_accounts_for_every_one(
+    built_layer: Path, intake_env: dict[str, str], tmp_path: Path
+) -> None:
+    traces, accounting = tmp_path / "traces.jsonl", tmp_path / "accounting.json"
+    env = {
+        **intake_env,
+        "XRAYLAYER_EXPORTERS": "file",
+        "XRAYLAYER_FILE": str(traces),
+        "XRAYLAYER_ACCOUNTING": str(accounting),
+        "XRAYLAYER_FLUSH": "shutdown",
+    }
+    with Sandbox(
+        SLOW, "burst_app.handler", layers=[built_layer], env=env, tracing="Active", timeout_s=30
+    ) as sandbox:
+        result = sandbox.invoke({"spans": 10_000})
+        shutdown = sandbox.shutdown()
+    assert result.status == "success" and shutdown.extension_exit_codes == {"xraylayer": 0}
+    made = result.response["made"] + 1  # the burst, the init's spans, then the invocation's
+    counts = json.loads(accounting.read_text())
+    file = counts["exporters"]["file"]
+    intake_full = counts["lost"].get("intake_full", 0)  # received, but not held
+    from_function = counts["received"] + counts["function_exported"] - intake_full
+    assert from_function + sum(counts["lost"].values()) == made  # nothing unaccounted
+    assert file["exported"] + sum(file["dropped"].values()) + intake_full == counts["received"]
+    lines = traces.read_text().splitlines()
+    assert len(lines) == file["exported"]
+    assert sum(json.loads(line)["name"].startswith("step-") for line in lines) <= 10_000
+    print(f"burst of {made} spans: {counts}")

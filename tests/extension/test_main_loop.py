@@ -16,14 +16,10 @@ import pytest
 from xraylayer import semconv as sc
 from xraylayer.handoff import Handoff
 from xraylayer.spans import Span
+from xraylayer_extension.causes import CRASH_CAUSE, SHUTDOWN_CAUSE, TIMEOUT_CAUSE
+from xraylayer_extension.export_result import ExportResult
 from xraylayer_extension.invocations import close_unfinished
-from xraylayer_extension.main_loop import (
-    CRASH_CAUSE,
-    SHUTDOWN_CAUSE,
-    TIMEOUT_CAUSE,
-    ExtensionLoop,
-    _shutdown_cause,
-)
+from xraylayer_extension.main_loop import ExtensionLoop, _shutdown_cause
 from xraylayer_extension.runtime_process import process_alive
 from xraylayer_local.xray_daemon import XRayDaemon
 
@@ -45,6 +41,11 @@ def loop() -> Iterator[ExtensionLoop]:
     if extension.intake is not None:
         extension.intake.close()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _daemon(loop: ExtensionLoop) -> ExportResult:
+    """What the X-Ray daemon exporter did with the spans it was given."""
+    return loop.exporters.accounting.exporters["xray-daemon"]
 
 
 def _start(handoff: Handoff, request_id: str) -> Span:
@@ -86,7 +87,7 @@ def test_an_invocation_that_ended_is_exported_with_all_its_spans(
     names = [d["name"] for d in daemon.documents]
     assert names == ["S3", "orders"]
     assert "fault" not in daemon.documents[1]
-    assert loop.exporter.exported == 2 and loop.outcomes == {"ended": 1}
+    assert _daemon(loop).exported == 2 and loop.outcomes == {"ended": 1}
 
 
 def test_an_invocation_past_its_deadline_is_closed_as_a_timeout(
@@ -105,9 +106,10 @@ def test_an_invocation_past_its_deadline_is_closed_as_a_timeout(
     (exception,) = invocation["cause"]["exceptions"]
     assert (exception["type"], exception["message"]) == TIMEOUT_CAUSE
     assert loop.summary().startswith(
-        "extension exported 2, dropped 0 (none); received 1, function exported 0 itself, "
-        "malformed datagrams 0; invocations deadline: 1"
+        "extension received 1 spans (function exported 0 itself, lost before export 0 (none), "
+        "malformed datagrams 0); xray-daemon exported 2, dropped 0 (none); exporters xray-daemon;"
     )
+    assert "; invocations deadline: 1; " in loop.summary()
 
 
 def test_shutdown_exports_what_is_left_and_removes_the_socket(
@@ -123,23 +125,23 @@ def test_shutdown_exports_what_is_left_and_removes_the_socket(
     daemon.sync()
     assert [d["name"] for d in daemon.documents] == ["S3", "orders"]
     assert daemon.documents[1]["cause"]["exceptions"][0]["message"] == "Task timed out"
-    assert "xraylayer: extension exported 2, dropped 0 (none)" in capsys.readouterr().err
+    assert "; xray-daemon exported 2, dropped 0 (none); " in capsys.readouterr().err
     assert not os.path.exists(path)
 
 
 def test_spans_without_a_daemon_address_are_counted_as_dropped(loop: ExtensionLoop) -> None:
     span = Span("orders", TRACE)
     span.end()
-    unsampled = Span("quiet", TRACE, sampled=False)
+    unsampled = Span("quiet", "0af7651916cd43dd8448eb211c80319c", sampled=False)
     unsampled.end()
     env = os.environ.pop("AWS_XRAY_DAEMON_ADDRESS", None)
     try:
-        loop.exporter.export([span, unsampled], None)
+        loop.exporters.export([span, unsampled], time.monotonic() + 1)
     finally:
         if env is not None:
             os.environ["AWS_XRAY_DAEMON_ADDRESS"] = env
-    assert loop.exporter.dropped == {"no_daemon_address": 1, "unsampled": 1}
-    assert "dropped 2 (no_daemon_address: 1, unsampled: 1)" in loop.summary()
+    assert _daemon(loop).dropped == {"no_daemon_address": 1, "not_sampled": 1}
+    assert "dropped 2 (no_daemon_address: 1, not_sampled: 1)" in loop.summary()
 
 
 @pytest.mark.parametrize(
@@ -196,6 +198,6 @@ def test_the_flush_policy_decides_when_spans_leave(
         assert len(daemon.documents) == 44 - 2 * deferred
         loop.shutdown("spindown")
         daemon.sync()
-        assert len(daemon.documents) == 44 and loop.exporter.exported == 44
+        assert len(daemon.documents) == 44 and _daemon(loop).exported == 44
     finally:
         shutil.rmtree(folder, ignore_errors=True)
