@@ -90,6 +90,7 @@ class JsonLinesFileExporter:
         lines = [encode(document) + b"\n" for document in documents]
         prefix = b"\n" if self._torn else b""
         data = prefix + b"".join(lines)
+        result.attempts = 1
         try:
             written = self._append(data)
         except OSError as error:

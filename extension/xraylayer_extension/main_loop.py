@@ -215,6 +215,9 @@ class ExtensionLoop:
 
                 now = time.time()
                 spans += [_close(span, now, cause) for span in open_spans]
+                if self.reports is not None and self._invocations == 0:
+                    self.reports.wait_init_done(RUNTIME_DONE_WAIT_S)
+                spans += self._failed_init(None)  # an init that failed with no invocation after
                 self._defer(spans)
                 self.decision.shutdown(time.monotonic())  # always a blocking flush
                 self._flush(_shutdown_deadline(deadline_ms))

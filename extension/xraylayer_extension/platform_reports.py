@@ -54,6 +54,16 @@ class PlatformReports:
             self.condition.wait_for(lambda: request_id in self.runtime_done, timeout_s)
             return self.runtime_done.get(request_id)
 
+    def wait_init_done(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for the init's outcome (``initRuntimeDone``): a SHUTDOWN
+        right after a failed init can come before the buffered records do."""
+        from .telemetry_events import INIT_START
+
+        with self.condition:
+            self.condition.wait_for(
+                lambda: any(r.event_type != INIT_START for r in self.init), timeout_s
+            )
+
     def failed_init(self) -> tuple[list[InitPhase], str] | None:
         """The init phase's records and its error type, once, if the init failed."""
         with self.condition:

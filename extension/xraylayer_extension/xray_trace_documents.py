@@ -10,6 +10,9 @@ that trace an independent subsegment, under it through its ``parent_id``. A span
 was sent in an earlier batch, or never reached the extension, is such a subsegment too: it
 joins the segment when that arrives, and X-Ray shows it unattached otherwise.
 
+So does a span with no parent at all in such a trace (the extension's own ``Init`` span of a
+failed init that no invocation followed).
+
 The invocation span is recognised by what ``xraylayer.invocation`` gives it and no other span
 has: kind SERVER with a non-empty ``faas.invocation_id`` (the request id), and no parent in
 the batch. The last condition keeps a SERVER span that a user's OpenTelemetry code opened
@@ -65,6 +68,12 @@ def is_unsampled_invocation(span: Span, in_batch: Collection[tuple[str, str]] = 
 
 
 def _document(span: Span, in_batch: Collection[tuple[str, str]], known: set[str]) -> dict:
-    if is_unsampled_invocation(span, in_batch):
+    if is_unsampled_invocation(span, in_batch) or _unsampled_root(span):
         return segment_document(span, known_exception_ids=known)
     return subsegment_document(span, known_exception_ids=known)
+
+
+def _unsampled_root(span: Span) -> bool:
+    """A span with no parent at all in a trace Lambda did not sample: the top of a trace the
+    extension started itself (a failed init's), which only a segment can be."""
+    return not span.sampled and not span.parent_id

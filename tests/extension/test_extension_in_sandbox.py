@@ -390,3 +390,21 @@ def test_shutdown_right_after_a_burst_of_10000_spans_accounts_for_every_one(
     assert len(lines) == file["exported"]
     assert sum(json.loads(line)["name"].startswith("step-") for line in lines) <= 10_000
     print(f"burst of {made} spans: {counts}")
+
+
+def test_a_failed_init_arrives_as_a_faulted_init_span(
+    built_layer: Path, intake_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The sandbox, like AWS's emulator, resets after a failed init rather than re-running it
+    in the invoke: the Init span is then a trace of its own, for the full-trace exporters."""
+    traces = tmp_path / "traces.jsonl"
+    env = {**intake_env, "XRAYLAYER_EXPORTERS": "xray-daemon,file", "XRAYLAYER_FILE": str(traces)}
+    with Sandbox(
+        SLOW, "broken_init_app.handler", layers=[built_layer], env=env, tracing="Active"
+    ) as sandbox:
+        result = sandbox.invoke({})
+    assert result.status != "success"
+    (init,) = [json.loads(line) for line in traces.read_text().splitlines()]
+    assert (init["name"], init["fault"], init["origin"]) == ("Init", True, "AWS::Lambda::Function")
+    assert init["cause"]["exceptions"][0]["type"] == result.error_type
+    assert init["end_time"] > init["start_time"]

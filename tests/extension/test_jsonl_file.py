@@ -49,7 +49,7 @@ def test_each_span_becomes_one_line_holding_its_x_ray_document(tmp_path: Path) -
     path = tmp_path / "traces.jsonl"
     spans = trace(2)
     result = JsonLinesFileExporter(str(path)).export(spans, soon())
-    assert result == ExportResult(exported=3)
+    assert result == ExportResult(exported=3, attempts=1)
     assert path.read_bytes().endswith(b"\n")
     documents = read_documents(path)
     assert [d["id"] for d in documents] == [s.span_id for s in spans]
@@ -64,7 +64,7 @@ def test_many_batches_are_appended_in_order(tmp_path: Path) -> None:
     sent = []
     for _ in range(40):
         spans = trace(3, sampled=True)
-        assert exporter.export(spans, soon()) == ExportResult(exported=4)
+        assert exporter.export(spans, soon()) == ExportResult(exported=4, attempts=1)
         sent.extend(span.span_id for span in spans)
     documents = read_documents(path)
     assert documents[0] == {"already": "there"}

@@ -226,3 +226,11 @@ def test_every_span_is_one_document_and_only_unsampled_roots_are_segments(
             assert document["type"] == "subsegment"
             assert document["parent_id"] == span.parent_id
         assert len(xray_document.encode(document)) <= xray_document.MAX_DOCUMENT_BYTES
+
+
+def test_a_parentless_span_of_an_unsampled_trace_is_a_segment() -> None:
+    """The extension's own Init span of a failed init no invocation followed."""
+    init = Span("Init", "5759e988bd862e3fe1be46a994272793", sampled=False)
+    init.end()
+    (document,) = trace_documents([init], lambda span, error: None)
+    assert document["origin"] == "AWS::Lambda::Function" and "parent_id" not in document
