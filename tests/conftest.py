@@ -28,6 +28,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if "slow" not in item.keywords]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the layer's log-once messages afresh (the layer and the extension)."""
+    from xraylayer import diagnostics
+
+    monkeypatch.setattr(diagnostics, "_seen", set())
+
+
 @pytest.fixture(scope="session")
 def layer_zips() -> dict[str, Path]:
     """dist/'s zips, built once by build.sh if any is missing."""

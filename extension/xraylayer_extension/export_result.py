@@ -7,6 +7,15 @@ with a reason.
 
 from __future__ import annotations
 
+# Reasons for dropped spans (keys of ExportResult.dropped) that several exporters give; each
+# exporter names its own besides (``http_<status>``, ``invalid_span``, ``file_error`` ...).
+DEADLINE = "deadline"  # no time left to try
+TIMEOUT = "timeout"  # the receiver did not answer before the deadline
+CONNECTION_ERROR = "connection_error"  # refused, reset, DNS, TLS ... until the deadline
+INTERNAL_ERROR = "internal_error"  # a bug of ours, logged
+CONVERSION_FAILED = "conversion_failed"  # a span that could not become an X-Ray document
+INVALID_SPAN = "invalid_span"  # ids OTLP cannot carry
+
 
 class ExportResult:
     """What became of the spans of one ``export`` call: each is counted exactly once.

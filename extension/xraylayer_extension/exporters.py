@@ -118,13 +118,13 @@ class Exporters:
         return f"exporters {names}; {self.sampler.describe()}; {self.tail_keep.describe()}"
 
     def _export(self, name: str, spans: list[Span], deadline: float) -> ExportResult:
-        from .export_result import ExportResult
+        from .export_result import INTERNAL_ERROR, ExportResult
 
         try:
             return self._exporter(name)(spans, deadline)
         except Exception as error:  # each exporter promises not to raise; a bug still must not
             print(f"xraylayer: {name} export failed: {error!r}", file=sys.stderr, flush=True)
-            return ExportResult(dropped={"internal_error": len(spans)})
+            return ExportResult(dropped={INTERNAL_ERROR: len(spans)})
 
     def _exporter(self, name: str) -> Callable[[list[Span], float], ExportResult]:
         export = self._made.get(name)
@@ -157,5 +157,5 @@ def _make(
     else:
         from .otlp_udp import OtlpUdpExporter
 
-        otlp = OtlpUdpExporter(environ)
+        otlp = OtlpUdpExporter(environ, daemon_address=daemon_address)
     return lambda spans, deadline: otlp.export(spans, deadline, sampled=True)

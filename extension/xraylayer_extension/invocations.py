@@ -8,7 +8,8 @@ invocation span itself with a fault, keeping the children that did arrive.
 
 Spans without a request id (made during init) and spans arriving for an invocation already
 exported (a late thread) are kept apart as *loose* spans and go out with the next export.
-Memory is bounded: beyond ``max_spans`` held spans, new ones are dropped and counted.
+Memory is bounded: beyond ``max_spans`` held spans, new ones are dropped and counted (the
+invocation spans themselves are never dropped: one per invocation, and the one that matters).
 """
 
 from __future__ import annotations
@@ -58,9 +59,8 @@ class InvocationStore:
             return
         invocation = self._invocation(request_id)
         invocation.started = True
-        if invocation.open_span is None and self._room():
+        if invocation.open_span is None:  # one per invocation: not counted against the bound
             invocation.open_span = span
-            self.held += 1
 
     def add(self, request_id: str | None, span: Span) -> None:
         """A finished span; the invocation span itself replaces its open copy."""
@@ -72,7 +72,8 @@ class InvocationStore:
         open_span = invocation.open_span
         if open_span is not None and open_span.span_id == span.span_id:
             invocation.open_span = None
-            invocation.spans.append(span)  # replaces the open copy: held count unchanged
+            invocation.spans.append(span)  # the invocation's own span is never dropped
+            self.held += 1
             return
         self._hold(invocation.spans, span)
 
@@ -105,7 +106,7 @@ class InvocationStore:
         if invocation is not None:
             spans.extend(invocation.spans)
             open_span = invocation.open_span
-        self.held -= len(spans) + (open_span is not None)
+        self.held = len(self.loose) + sum(len(i.spans) for i in self.invocations.values())
         return spans, open_span
 
     def take_all(self) -> tuple[list[Span], list[Span]]:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import os
 import time
 
-from .export_result import ExportResult
-from .xray_export import CONVERSION_FAILED
+from .export_result import CONVERSION_FAILED, DEADLINE, INTERNAL_ERROR, ExportResult
 
 TYPE_CHECKING = False  # type names only: ``typing`` is not free to import
 if TYPE_CHECKING:
@@ -33,11 +32,9 @@ PATH_VARIABLE = "XRAYLAYER_FILE"
 DEFAULT_PATH = "/tmp/xraylayer-traces.jsonl"  # /tmp: the only writable folder in Lambda
 FILE_MODE = 0o644
 
-# Reasons for dropped spans (keys of ExportResult.dropped), besides xray_export's
-# conversion_failed.
+# Reasons for dropped spans (keys of ExportResult.dropped), besides export_result's deadline
+# (called after it), internal_error and conversion_failed.
 FILE_ERROR = "file_error"  # the file could not be opened or written
-DEADLINE = "deadline"  # called after the deadline
-INTERNAL_ERROR = "internal_error"  # a bug of ours, logged
 
 
 class JsonLinesFileExporter:

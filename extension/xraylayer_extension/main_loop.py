@@ -44,6 +44,7 @@ TYPE_CHECKING = False  # `typing` is not imported before registration
 if TYPE_CHECKING:
     from xraylayer.spans import Span
 
+    from .exporters import Exporters
     from .intake import Intake
     from .platform_reports import PlatformReports
     from .telemetry_events import RuntimeDone
@@ -93,10 +94,7 @@ class ExtensionLoop:
             # Fail open: without the intake the extension still answers every event, so the
             # function runs as it would without the layer (it exports by itself, if it can).
             _log(f"span intake not available ({error}); the function exports by itself")
-        # Without the intake no span can come: nothing to export, nothing more to import.
-        from .exporters import Exporters
-
-        self.exporters = Exporters(self._daemon_address) if self.intake is not None else None
+        self._exporters: list[Exporters] = []  # made at the first flush, after a response
         self.reports: PlatformReports | None = None
         self._listener: TelemetryListener | None = None
         self.telemetry = "off"  # how the Telemetry API subscription went
@@ -105,22 +103,17 @@ class ExtensionLoop:
 
     def run(self) -> int:
         """Loop on ``next`` until SHUTDOWN; 0 after a clean shutdown, 1 if the API fails us."""
-        import http.client
-        import json
+        from .lambda_api import ApiError, request
 
-        host, _, port = self.runtime_api.rpartition(":")
-        connection = http.client.HTTPConnection(host, int(port))
         headers = {"Lambda-Extension-Identifier": self.identifier}
         while True:
             try:
-                connection.request("GET", NEXT_PATH, headers=headers)
-                response = connection.getresponse()
-                body = response.read()
-                event = json.loads(body) if response.status == 200 else None
-            except (OSError, ValueError, http.client.HTTPException) as error:
+                answer = request(self.runtime_api, "GET", NEXT_PATH, headers, timeout_s=None)
+                event = _event(answer.body) if answer.status == 200 else None
+            except ApiError as error:
                 return self.abandoned(f"event/next failed: {error}")
-            if not isinstance(event, dict):
-                return self.abandoned(f"event/next answered {response.status}: {body[:200]!r}")
+            if event is None:
+                return self.abandoned(f"event/next answered {answer.status}: {answer.body[:200]!r}")
             if event.get("eventType") == "SHUTDOWN":
                 self.shutdown(str(event.get("shutdownReason", "")), event.get("deadlineMs"))
                 return 0
@@ -187,11 +180,22 @@ class ExtensionLoop:
         import time
 
         spans, self.pending = self.pending, []
-        if spans and self.exporters is not None:
-            self.exporters.export(spans, deadline or time.monotonic() + EXPORT_BUDGET_S)
+        exporters = self.exporters if spans else None
+        if exporters is not None:
+            exporters.export(spans, deadline or time.monotonic() + EXPORT_BUDGET_S)
             from .accounting import ACCOUNTING_VARIABLE
 
-            self.exporters.accounting.write(os.environ.get(ACCOUNTING_VARIABLE), self._seen())
+            exporters.accounting.write(os.environ.get(ACCOUNTING_VARIABLE), self._seen())
+
+    @property
+    def exporters(self) -> Exporters | None:
+        """The exporters, made (and their configuration read) at first use: the first flush,
+        after a response. None without the intake: no span can come, nothing to import."""
+        if not self._exporters and self.intake is not None:
+            from .exporters import Exporters
+
+            self._exporters.append(Exporters(self._daemon_address))
+        return self._exporters[0] if self._exporters else None
 
     def _daemon_address(self) -> str | None:
         return self.intake.daemon_address if self.intake is not None else None
@@ -358,6 +362,17 @@ def _failure_cause(done: RuntimeDone) -> tuple[str, str] | None:
     if done.status == "timeout":
         return TIMEOUT_CAUSE
     return (done.error_type or CRASH_CAUSE[0], CRASH_CAUSE[1])
+
+
+def _event(body: bytes) -> dict | None:
+    """The event in a ``next`` answer's body; None if it is not a JSON object."""
+    import json  # the first time, once the first event is there: after the runtime's init
+
+    try:
+        event = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def _tracing(event: dict) -> str | None:

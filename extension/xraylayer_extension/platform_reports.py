@@ -55,14 +55,15 @@ class PlatformReports:
             return self.runtime_done.get(request_id)
 
     def wait_init_done(self, timeout_s: float) -> None:
-        """Wait up to ``timeout_s`` for the init's outcome (``initRuntimeDone``): a SHUTDOWN
-        right after a failed init can come before the buffered records do."""
+        """Wait up to ``timeout_s`` for the init's outcome (``initRuntimeDone``) once its start
+        came: a SHUTDOWN right after a failed init can come before the buffered records do."""
         from .telemetry_events import INIT_START
 
         with self.condition:
-            self.condition.wait_for(
-                lambda: any(r.event_type != INIT_START for r in self.init), timeout_s
-            )
+            if any(r.event_type == INIT_START for r in self.init):  # else no telemetry comes
+                self.condition.wait_for(
+                    lambda: any(r.event_type != INIT_START for r in self.init), timeout_s
+                )
 
     def failed_init(self) -> tuple[list[InitPhase], str] | None:
         """The init phase's records and its error type, once, if the init failed."""

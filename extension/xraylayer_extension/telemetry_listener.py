@@ -16,15 +16,17 @@ local emulators deliver (AWS's emulator posts to ``127.0.0.1:PORT`` and drops th
 path is accepted). Never to a routable address: the listener has no authentication, so being
 reachable only from inside the sandbox is its protection.
 
-One thread serves one connection at a time and answers in HTTP/1.0, so every batch comes on a
-connection of its own and no idle keep-alive connection can hold the thread (a stalled one is
-dropped after ``REQUEST_TIMEOUT_S``). It answers 200 before parsing, so Lambda's delivery never
-waits on the extension, then hands the records to ``on_records`` on that thread; nothing a
-delivery holds, and no error of the callback, ends the thread. A bad batch is answered 200 too:
-any other answer makes Lambda send it again.
+One thread serves one connection at a time and answers ``Connection: close``, so every batch
+comes on a connection of its own and no idle keep-alive connection can hold the thread (a
+stalled one is dropped after ``REQUEST_TIMEOUT_S``). It answers 200 before parsing, so Lambda's
+delivery never waits on the extension, then hands the records to ``on_records`` on that
+thread; nothing a delivery holds, and no error of the callback, ends the thread. A bad batch is
+answered 200 too: any other answer makes Lambda send it again.
 
-Imports: ``http.server`` / ``socketserver`` (~6 ms on top of ``http.client``) and
-``http.client`` are imported inside functions, after registration, like the rest of main_loop.
+Imports: nothing but ``_socket`` and ``threading``. The listener is made, and the subscription
+sent, before the extension's first ``next``, where ``http.server`` (~20 ms with the ``email``
+and ``ssl`` it loads) would compete with the runtime's init: a POST with a Content-Length body
+is all Lambda sends, so it is read by hand (lambda_api.py does the same for the requests).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import threading
 TYPE_CHECKING = False  # `typing` is not imported before registration
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from socketserver import TCPServer
 
 TELEMETRY_PATH = "/2022-07-01/telemetry"
 SCHEMA_VERSION = "2022-12-13"
@@ -56,6 +57,12 @@ UNREACHABLE = "unreachable"  # no answer at all
 REQUEST_FAILED = "request failed"  # a delivery the handler could not answer (counted as malformed)
 REQUEST_TIMEOUT_S = 5.0  # both for subscribing and for a delivery that stalls mid-body
 _DRAIN_CHUNK = 64 << 10
+_MAX_HEAD_BYTES = 16 << 10
+_ANSWERS = {
+    200: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    400: b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    501: b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+}
 _MAX_MESSAGE = 300
 
 
@@ -90,8 +97,8 @@ class TelemetryListener:
         self.ignored = 0
         self.malformed: dict[str, int] = {}
         self.callback_errors = 0
-        self._server = _listening_server(self)
-        self.host, self.port = self._server.server_address[:2]
+        self._socket = _listening_socket()
+        self.host, self.port = self._socket.getsockname()[:2]
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="xraylayer-telemetry", daemon=True)
         self._thread.start()
@@ -131,37 +138,54 @@ class TelemetryListener:
 
         self._closed = True
         with contextlib.suppress(OSError):
-            self._server.socket.shutdown(_socket.SHUT_RDWR)  # wakes the waiting thread
+            self._socket.shutdown(_socket.SHUT_RDWR)  # wakes the waiting thread
         self._thread.join(REQUEST_TIMEOUT_S)
-        self._server.server_close()
+        self._socket.close()
 
     def _serve(self) -> None:
         while not self._closed:
-            self._server.handle_request()
+            try:
+                connection, _ = self._socket._accept()
+            except OSError:
+                continue
+            try:
+                self._handle(_socket.socket(fileno=connection))
+            except Exception:
+                self.count_malformed(REQUEST_FAILED)
+
+    def _handle(self, connection: _socket.socket) -> None:
+        """Read one request, answer it, close; then hand a POST's body to ``accept``."""
+        try:
+            connection.settimeout(REQUEST_TIMEOUT_S)
+            method, length, rest = _read_head(connection)
+            if method is None:
+                connection.sendall(_ANSWERS[400])
+                return
+            if method != "POST":
+                connection.sendall(_ANSWERS[501])
+                return
+            body = _read_body(connection, rest, length) if length is not None else b""
+            connection.sendall(_ANSWERS[200])
+        finally:
+            connection.close()
+        self.accept(body)  # an empty body (no Content-Length) is counted by parse_batch
 
 
 def subscribe(runtime_api: str, identifier: str, listener: TelemetryListener) -> SubscribeOutcome:
     """Subscribe ``listener`` to the ``platform`` events; never raises."""
-    import http.client
+    from .lambda_api import ApiError, request
 
-    connection = None
+    headers = {"Lambda-Extension-Identifier": identifier, "Content-Type": "application/json"}
+    body = subscription_body(listener.uri)
     try:
-        host, _, port = runtime_api.rpartition(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
-        connection.request(
-            "PUT",
-            TELEMETRY_PATH,
-            body=subscription_body(listener.uri),
-            headers={"Lambda-Extension-Identifier": identifier, "Content-Type": "application/json"},
+        answer = request(
+            runtime_api, "PUT", TELEMETRY_PATH, headers, body, timeout_s=REQUEST_TIMEOUT_S
         )
-        response = connection.getresponse()
-        return outcome_of(response.status, response.read())
-    except (OSError, ValueError, http.client.HTTPException) as error:
-        message = f"cannot reach the Telemetry API at {runtime_api}: {error}"
+    except ApiError as error:
+        detail = error.__cause__ or error
+        message = f"cannot reach the Telemetry API at {runtime_api}: {detail}"
         return SubscribeOutcome(UNREACHABLE, None, message)
-    finally:
-        if connection is not None:
-            connection.close()
+    return outcome_of(answer.status, answer.body)
 
 
 def subscription_body(uri: str) -> bytes:
@@ -217,98 +241,86 @@ def listen_host(addresses: list[str]) -> str:
 def _resolve(host: str) -> list[str]:
     """The IPv4 addresses of ``host``; none when it does not resolve (outside Lambda)."""
     try:
-        found = _socket.getaddrinfo(host, None, _socket.AF_INET, _socket.SOCK_STREAM)
+        # bytes: a str host makes getaddrinfo import the idna codec (~1 ms before `next`)
+        found = _socket.getaddrinfo(host.encode(), None, _socket.AF_INET, _socket.SOCK_STREAM)
     except OSError:
         return []
     return [address[4][0] for address in found]
 
 
-def _listening_server(listener: TelemetryListener) -> TCPServer:
-    """A bound server on a free port that is not 9001: on ``sandbox.localdomain``'s address
+def _listening_socket() -> _socket.socket:
+    """A listening socket on a free port that is not 9001: on ``sandbox.localdomain``'s address
     when it may listen there, else (or when binding there fails) on 127.0.0.1."""
-    server_class = _server_class(listener)
     host = listen_host(_resolve(SANDBOX_HOST))
     try:
-        return _bind(server_class, host)
+        return _bind(host)
     except OSError:
         if host == LOOPBACK:
             raise
-        return _bind(server_class, LOOPBACK)
+        return _bind(LOOPBACK)
 
 
-def _bind(server_class: Callable[[tuple[str, int]], TCPServer], host: str) -> TCPServer:
-    """A server on a port the system picks; if that is 9001, another one, picked while 9001 is
-    still held so it cannot come back."""
-    server = server_class((host, 0))
-    if server.server_address[1] != RUNTIME_API_PORT:
-        return server
+def _bind(host: str) -> _socket.socket:
+    """A socket listening on a port the system picks; if that is 9001, another one, picked
+    while 9001 is still held so it cannot come back."""
+    listening = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
     try:
-        return _bind(server_class, host)
+        listening.bind((host, 0))
+        listening.listen(8)
+    except OSError:
+        listening.close()
+        raise
+    if listening.getsockname()[1] != RUNTIME_API_PORT:
+        return listening
+    try:
+        return _bind(host)
     finally:
-        server.server_close()
+        listening.close()
 
 
-def _server_class(listener: TelemetryListener) -> Callable[[tuple[str, int]], TCPServer]:
-    """The server class for ``listener``: one request at a time, failures counted (made here:
-    ``socketserver`` is imported only now)."""
-    import socketserver
+def _read_head(connection: _socket.socket) -> tuple[str | None, int | None, bytes]:
+    """(method, Content-Length, the bytes read past the head); method None when what came is
+    not an HTTP request."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(4096)
+        if not chunk or len(data) > _MAX_HEAD_BYTES:
+            return None, None, b""
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    request_line, *lines = head.decode("latin-1").split("\r\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        return None, None, b""
+    length = None
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = _content_length(value)
+    return parts[0], length, rest
 
-    handler_class = _handler_class(listener)
 
-    class TelemetryServer(socketserver.TCPServer):
-        def __init__(self, address: tuple[str, int]) -> None:
-            super().__init__(address, handler_class)
-
-        def handle_error(self, request: object, client_address: object) -> None:
-            """Counted: socketserver would print a traceback into the function's log."""
-            listener.count_malformed(REQUEST_FAILED)
-
-    return TelemetryServer
-
-
-def _handler_class(listener: TelemetryListener) -> type:
-    """The request handler for ``listener`` (made here: ``http.server`` is imported only now)."""
-    from http.server import BaseHTTPRequestHandler
-
+def _read_body(connection: _socket.socket, rest: bytes, length: int | None) -> bytes:
+    """Up to one byte more than ``MAX_BATCH_BYTES``, which ``parse_batch`` counts as too
+    large; the rest is read and dropped so the answer reaches Lambda."""
     from .telemetry_events import MAX_BATCH_BYTES
 
-    class TelemetryHandler(BaseHTTPRequestHandler):
-        timeout = REQUEST_TIMEOUT_S
-
-        def do_POST(self) -> None:
-            body = self._body()
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            listener.accept(body)
-
-        def _body(self) -> bytes:
-            """Up to one byte more than ``MAX_BATCH_BYTES``, which ``parse_batch`` counts as
-            too large; the rest is read and dropped so the answer reaches Lambda."""
-            length = _content_length(self.headers.get("Content-Length"))
-            if length is None:
-                return b""  # not a batch Lambda sends; HTTP/1.0 closes the connection
-            body = self.rfile.read(min(length, MAX_BATCH_BYTES + 1))
-            _drain(self.rfile, length - len(body))
-            return body
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet: the extension's output is the function's log."""
-
-    return TelemetryHandler
+    length = length or 0
+    limit = min(length, MAX_BATCH_BYTES + 1)
+    chunks, received = [rest[:limit]], len(rest)
+    while received < length:
+        chunk = connection.recv(min(_DRAIN_CHUNK, length - received))
+        if not chunk:
+            break
+        if sum(map(len, chunks)) < limit:
+            chunks.append(chunk[: limit - sum(map(len, chunks))])
+        received += len(chunk)
+    return b"".join(chunks)
 
 
 def _content_length(value: str | None) -> int | None:
     value = (value or "").strip()
     return int(value) if value.isascii() and value.isdigit() else None
-
-
-def _drain(stream: object, remaining: int) -> None:
-    while remaining > 0:
-        chunk = stream.read(min(remaining, _DRAIN_CHUNK))  # type: ignore[attr-defined]
-        if not chunk:
-            return
-        remaining -= len(chunk)
 
 
 def _log(message: str) -> None:

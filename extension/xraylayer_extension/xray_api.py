@@ -22,12 +22,11 @@ start before the deadline. Documents X-Ray lists in ``UnprocessedTraceSegments``
 more; those refused again are ``rejected`` (the message names their ``ErrorCode``s, each logged
 once). A 400 counts the request's spans as rejected, any other 4xx as dropped
 (``http_<status>``), neither retried, each kind logged once. Every span is one document, so
-the result counts spans.
+the result counts spans. The connection is kept between exports (``http_export``, shared with
+``otlp_http``); each attempt is signed anew.
 
-Cold start: this module imports ``os`` and ``time`` (through ``otlp_http``, whose reply and
-retry helpers it shares). ``http.client``, the signer and the conversion are imported at the
-first export. The connection is kept between exports; one that went stale while the sandbox
-was frozen is replaced at once, without a backoff.
+Cold start: this module imports ``os`` and ``time`` only. ``http.client``, the signer and the
+conversion are imported at the first export.
 """
 
 from __future__ import annotations
@@ -35,32 +34,25 @@ from __future__ import annotations
 import os
 import time
 
-from .export_result import ExportResult
-from .otlp_http import (
-    BACKOFF_INITIAL_S,
-    BACKOFF_MAX_S,
-    CONNECTION_ERROR,
-    DEADLINE,
-    INTERNAL_ERROR,
-    MAX_ATTEMPTS,
-    TIMEOUT,
-    _error_text,
-    _internal_error,
-    _json_object,
-    _short,
-    _usable_url,
-    _user_agent,
-    _warn,
+from .export_result import CONVERSION_FAILED, DEADLINE, INTERNAL_ERROR, ExportResult
+from .http_export import (
+    HttpSender,
+    Retry,
+    internal_error,
+    json_object,
+    short,
+    usable_url,
+    user_agent,
+    warn,
 )
-from .xray_export import CONVERSION_FAILED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
-    from http.client import HTTPConnection
 
     from xraylayer.spans import Span
 
+    from .http_export import Delivery, Reply
     from .sigv4 import Credentials
 
 SERVICE = "xray"  # the SigV4 signing name
@@ -84,9 +76,8 @@ THROTTLING_ERRORS = frozenset(
 _BODY_START = b'{"TraceSegmentDocuments":['
 _BODY_END = b"]}"
 
-# Reasons for dropped spans (keys of ExportResult.dropped), besides otlp_http's deadline,
-# timeout, connection_error, internal_error and http_<status>, and xray_export's
-# conversion_failed.
+# Reasons for dropped spans (keys of ExportResult.dropped), besides export_result's deadline,
+# timeout, connection_error, internal_error and conversion_failed, and http_<status>.
 NO_CREDENTIALS = "no_credentials"  # no access key pair in the environment
 NO_REGION = "no_region"  # no region in the environment
 
@@ -125,11 +116,11 @@ def settings(environ: Mapping[str, str]) -> Settings | str:
 
     region = _first_set(environ, REGION_VARIABLES)
     if region is None:
-        _warn("no AWS_REGION or AWS_DEFAULT_REGION: spans for the X-Ray API are dropped")
+        warn("no AWS_REGION or AWS_DEFAULT_REGION: spans for the X-Ray API are dropped")
         return NO_REGION
     credentials = environment_credentials(environ)
     if credentials is None:
-        _warn(
+        warn(
             "no AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the extension's "
             "environment: spans for the X-Ray API are dropped"
         )
@@ -142,9 +133,9 @@ def resolve_endpoint(environ: Mapping[str, str], region: str) -> str:
     for variable in ENDPOINT_VARIABLES:
         value = (environ.get(variable) or "").strip()
         if value:
-            if _usable_url(value):
+            if usable_url(value):
                 return value
-            _warn(f"{variable}={value!r} is not an http(s) URL; ignored")
+            warn(f"{variable}={value!r} is not an http(s) URL; ignored")
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"https://xray.{region}.{suffix}"
 
@@ -190,13 +181,13 @@ def batches(
 def aws_error(headers: Mapping[str, str], reply: bytes, status: int) -> tuple[str, str]:
     """(error code, message) of an AWS JSON error answer: the code from ``x-amzn-ErrorType``
     or the body's ``__type`` (namespace and suffix removed), the message from the body."""
-    body = _json_object(reply)
+    body = json_object(reply)
     code = headers.get("x-amzn-ErrorType") or body.get("__type") or body.get("code") or ""
     code = str(code).split(":", 1)[0].rsplit("#", 1)[-1].strip()
     message = body.get("message") or body.get("Message")
     if not (isinstance(message, str) and message):
         message = reply.decode("utf-8", "replace").strip() if not body else ""
-    return code, _short(message or f"HTTP {status}")
+    return code, short(message or f"HTTP {status}")
 
 
 def retryable(status: int, code: str) -> bool:
@@ -212,7 +203,7 @@ def unprocessed(reply: dict, ids: list[str]) -> dict[int, tuple[str, str]]:
     for record in records if isinstance(records, list) else ():
         if isinstance(record, dict) and isinstance(record.get("Id"), str):
             code, message = record.get("ErrorCode"), record.get("Message")
-            refused[record["Id"]] = (str(code or "Unknown"), _short(str(message or "")))
+            refused[record["Id"]] = (str(code or "Unknown"), short(str(message or "")))
     return {index: refused[id_] for index, id_ in enumerate(ids) if id_ in refused}
 
 
@@ -238,10 +229,8 @@ class XRayApiExporter:
     ) -> None:
         self._environ = environ
         self._clock = clock
-        self._sleep = sleep
+        self._sender = HttpSender(clock=clock, sleep=sleep)
         self._settings: Settings | str | None = None
-        self._connection: HTTPConnection | None = None
-        self._connection_used = False
 
     @property
     def settings(self) -> Settings | str:
@@ -255,24 +244,18 @@ class XRayApiExporter:
         try:
             spans = list(spans)
         except Exception as error:
-            _internal_error("X-Ray API export (reading the spans)", error)
+            internal_error("X-Ray API export (reading the spans)", error)
             return ExportResult()
         try:
             return self._export(spans, deadline)
         except Exception as error:
-            _internal_error("X-Ray API export", error)
+            internal_error("X-Ray API export", error)
             self.close()
             return ExportResult(dropped={INTERNAL_ERROR: len(spans)})
 
     def close(self) -> None:
         """Close the kept connection (the next export opens a new one)."""
-        connection, self._connection = self._connection, None
-        self._connection_used = False
-        if connection is not None:
-            import contextlib
-
-            with contextlib.suppress(Exception):  # closing must never fail an export
-                connection.close()
+        self._sender.close()
 
     # --- one export ---
 
@@ -329,103 +312,67 @@ class XRayApiExporter:
         """POST one body, retrying what may succeed later, until it lands or time is up.
         Returns the attempts and the reply (a dict) on success; on failure the spans counted
         as rejected or dropped, and None."""
-        import http.client
-
         body = request_body(pieces)
-        count = len(pieces)
-        attempts = 0
-        backoff = BACKOFF_INITIAL_S
-        reason, message = DEADLINE, None
-        while True:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                return _dropped(count, reason, attempts, message), None
-            attempts += 1
-            reused = self._connection_used
-            try:
-                status, headers, reply = self._post(
-                    settings, body, min(remaining, REQUEST_TIMEOUT_S)
-                )
-            except TimeoutError as error:
-                self.close()
-                reason, message = TIMEOUT, _error_text(error)
-            except (OSError, http.client.HTTPException) as error:
-                self.close()
-                reason, message = CONNECTION_ERROR, _error_text(error)
-                if reused:
-                    continue  # a kept connection the endpoint closed meanwhile: a new one, now
-            else:
-                if 200 <= status < 300:
-                    return ExportResult(attempts=attempts), _json_object(reply)
-                code, message = aws_error(headers, reply, status)
-                reason = f"http_{status}"
-                if not retryable(status, code):
-                    return _refusal(count, status, code, message, attempts), None
-            if attempts >= MAX_ATTEMPTS:
-                return _dropped(count, reason, attempts, message), None
-            delay = backoff * (0.5 + os.urandom(1)[0] / 510)  # jitter: 50-100 %
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
-            if self._clock() + delay >= deadline:
-                return _dropped(count, reason, attempts, message), None
-            self._sleep(delay)
-
-    def _post(
-        self, settings: Settings, body: bytes, timeout: float
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        import http.client
-
-        from .sigv4 import host_header, sign
-
-        headers = {
-            "Host": host_header(settings.url),
-            "Content-Type": "application/json",
-            "User-Agent": _user_agent(),
-        }
-        headers.update(
-            sign(
-                "POST",
-                settings.url,
-                headers,
-                body,
-                region=settings.region,
-                service=SERVICE,
-                credentials=settings.credentials,
-            )
+        sent = self._sender.send(
+            settings,
+            body,
+            deadline,
+            headers=lambda: _signed_headers(settings, body),
+            timeout=REQUEST_TIMEOUT_S,
+            retry=_retry,
         )
-        connection = self._connection
-        if connection is None:
-            kind = http.client.HTTPSConnection if settings.https else http.client.HTTPConnection
-            connection = self._connection = kind(settings.host, settings.port, timeout=timeout)
-            self._connection_used = False
-        connection.timeout = timeout
-        if connection.sock is not None:
-            connection.sock.settimeout(timeout)
-        connection.request("POST", settings.path, body=body, headers=headers)
-        response = connection.getresponse()
-        reply = response.read()
-        self._connection_used = not response.will_close
-        if response.will_close:
-            self.close()
-        return response.status, response.headers, reply
+        reply = sent.reply
+        if reply is None:
+            return sent.dropped(len(pieces)), None
+        if reply.ok:
+            return ExportResult(attempts=sent.attempts), json_object(reply.body)
+        return _refusal(sent, reply, len(pieces)), None
+
+
+def _signed_headers(settings: Settings, body: bytes) -> dict[str, str]:
+    """The headers of one attempt, with a SigV4 signature of now."""
+    from .sigv4 import host_header, sign
+
+    headers = {
+        "Host": host_header(settings.url),
+        "Content-Type": "application/json",
+        "User-Agent": user_agent(),
+    }
+    headers.update(
+        sign(
+            "POST",
+            settings.url,
+            headers,
+            body,
+            region=settings.region,
+            service=SERVICE,
+            credentials=settings.credentials,
+        )
+    )
+    return headers
 
 
 # --- outcomes ----------------------------------------------------------------------------------
 
 
-def _dropped(count: int, reason: str, attempts: int, message: str | None) -> ExportResult:
-    return ExportResult(dropped={reason: count}, attempts=attempts, message=message)
+def _retry(reply: Reply) -> Retry | None:
+    """Throttling and faults on AWS's side are worth another attempt."""
+    code, message = aws_error(reply.headers, reply.body, reply.status)
+    return Retry(message) if retryable(reply.status, code) else None
 
 
-def _refusal(count: int, status: int, code: str, message: str, attempts: int) -> ExportResult:
-    """A 4xx not worth retrying: a 400 rejects the documents, anything else (credentials,
+def _refusal(sent: Delivery, reply: Reply, count: int) -> ExportResult:
+    """An answer not worth retrying: a 400 rejects the documents, anything else (credentials,
     permissions) drops them; each kind logged once, with what to check."""
+    code, message = aws_error(reply.headers, reply.body, reply.status)
     text = f"{code}: {message}" if code else message
     denied = code == "AccessDeniedException"
     hint = " (does the function's role allow xray:PutTraceSegments?)" if denied else ""
-    _log_once(f"X-Ray PutTraceSegments answered HTTP {status} {text}{hint}", f"{status}:{code}")
-    if status == 400:
-        return ExportResult(rejected=count, attempts=attempts, message=text)
-    return _dropped(count, f"http_{status}", attempts, text)
+    _log_once(
+        f"X-Ray PutTraceSegments answered HTTP {reply.status} {text}{hint}",
+        f"{reply.status}:{code}",
+    )
+    return sent.refused(count, text)
 
 
 def _refused_message(refused: Iterable[tuple[str, str]]) -> str:
@@ -438,7 +385,7 @@ def _refused_message(refused: Iterable[tuple[str, str]]) -> str:
     for (code, message), count in counts.items():
         _log_once(f"X-Ray did not process documents: {code}: {message}", f"unprocessed:{code}")
         parts.append(f"{count} x {code}: {message}" if message else f"{count} x {code}")
-    return _short("unprocessed: " + "; ".join(parts))
+    return short("unprocessed: " + "; ".join(parts))
 
 
 def _log_once(message: str, key: str) -> None:

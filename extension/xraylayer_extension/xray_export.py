@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from .export_result import ExportResult
+from .export_result import CONVERSION_FAILED, ExportResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from xraylayer.spans import Span
     from xraylayer.xray_udp import DaemonClient
 
+# Reasons for dropped spans (keys of ExportResult.dropped), besides export_result's
+# conversion_failed.
 NO_DAEMON_ADDRESS = "no_daemon_address"
 DAEMON_SEND_FAILED = "daemon_send_failed"
-CONVERSION_FAILED = "conversion_failed"
 
 
 class XRayDaemonExporter:

@@ -160,6 +160,21 @@ def test_the_store_holds_a_bounded_number_of_spans_and_counts_the_rest() -> None
     assert len(spans) == 3 and store.held == 0
 
 
+def test_a_full_store_still_keeps_the_invocation_span() -> None:
+    store = InvocationStore(max_spans=2)
+    invocation = Span("orders", TRACE)
+    store.started("rid-1", invocation)
+    for index in range(3):
+        child = Span(f"s{index}", TRACE, invocation.span_id)
+        child.end()
+        store.add("rid-1", child)
+    invocation.end()
+    store.add("rid-1", invocation)
+    spans, open_span = store.take("rid-1")
+    assert [span.name for span in spans] == ["s0", "s1", "orders"] and open_span is None
+    assert store.dropped == {INTAKE_FULL: 1} and store.held == 0
+
+
 def test_waiting_stops_when_no_start_comes_or_the_runtime_is_gone(intake: Intake) -> None:
     began = time.time()
     assert intake.wait_for_end("rid-1", began + 5, start_grace_s=0.1) == NO_START

@@ -22,15 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHONPATH = f"{ROOT / 'layer'}:{ROOT / 'extension'}:{ROOT / 'tests' / 'extension'}"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_log_once() -> Iterator[None]:
-    from xraylayer import diagnostics
-
-    diagnostics._seen.clear()
-    yield
-    diagnostics._seen.clear()
-
-
 def trace(children: int = 2, *, sampled: bool = False) -> list[Span]:
     """An invocation's spans, children first as they finish."""
     root = invocation(sampled=sampled)

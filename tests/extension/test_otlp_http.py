@@ -9,27 +9,27 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
+import http_stand_in
 import pytest
+from http_stand_in import (
+    CLOSE_SILENTLY,
+    HANG,
+    FakeTime,
+    accounted,
+    run_as_the_extension,
+    unused_port,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from test_otlp_json import PARENT_ID, TRACE_ID, attributes_of, parse_request
 from xraylayer.spans import Span
 from xraylayer_extension import otlp_http
 from xraylayer_extension.export_result import ExportResult
+from xraylayer_extension.http_export import MAX_ATTEMPTS
 from xraylayer_extension.otlp_http import OtlpHttpExporter
-
-ROOT = Path(__file__).resolve().parents[2]
-HANG = "hang"  # a scripted answer: keep the request waiting until the test ends
 
 
 class Received:
@@ -50,104 +50,18 @@ class Received:
         ]
 
 
-class Receiver:
-    """An OTLP/HTTP receiver on 127.0.0.1 (HTTP/1.1, keep-alive)."""
+class Receiver(http_stand_in.StandIn):
+    """An OTLP/HTTP receiver on 127.0.0.1: every body read as a collector reads it."""
 
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.errors: list[str] = []  # bodies that are not valid OTLP JSON
-        self.script: list[Any] = []  # answers for the next requests; then 200 {}
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                answer = receiver.script.pop(0) if receiver.script else (200, {}, b"{}")
-                receiver.take(self.path, dict(self.headers.items()), body)
-                if answer == HANG:
-                    receiver.release.wait(10)
-                    self.close_connection = True
-                    return
-                status, headers, reply = answer
-                close_silently = headers.pop("x-test-close-silently", None)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(reply)
-                if close_silently:  # keep-alive promised, then the socket closed (idle timeout)
-                    self.close_connection = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.connections = 0
-        serve = self.server.get_request
-
-        def counting_get_request() -> Any:
-            self.connections += 1
-            return serve()
-
-        self.server.get_request = counting_get_request  # type: ignore[method-assign]
-
-    def take(self, path: str, headers: dict[str, str], body: bytes) -> None:
-        try:
-            if headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            request = parse_request(body)
-        except Exception as error:
-            self.errors.append(f"{type(error).__name__}: {error}")
-            return
-        self.received.append(Received(path, headers, request))
-
-    def answer(self, *answers: Any) -> None:
-        self.script.extend(answers)
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+    def parse(self, path: str, headers: dict[str, str], body: bytes) -> Received:
+        if headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return Received(path, headers, parse_request(body))
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-    assert running.errors == []
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log_once() -> Iterator[None]:
-    from xraylayer import diagnostics
-
-    diagnostics._seen.clear()
-    yield
-    diagnostics._seen.clear()
-
-
-class Sleeps:
-    """A ``sleep`` that records the waits and does not wait."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
+    yield from http_stand_in.serving(Receiver())
 
 
 def spans(count: int = 3) -> list[Span]:
@@ -160,20 +74,15 @@ def spans(count: int = 3) -> list[Span]:
 
 
 def exporter(receiver: Receiver, **environ: str) -> OtlpHttpExporter:
-    sleeps = Sleeps()
+    sleeps = FakeTime()  # records the waits; the clock stays the real one
     environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, **environ}
-    made = OtlpHttpExporter(environ, sleep=sleeps)
+    made = OtlpHttpExporter(environ, sleep=sleeps.sleep)
     made.sleeps = sleeps  # type: ignore[attr-defined]
     return made
 
 
 def soon(seconds: float = 10.0) -> float:
     return time.monotonic() + seconds
-
-
-def accounted(result: ExportResult, count: int) -> ExportResult:
-    assert result.total == count, result
-    return result
 
 
 # --- delivery ----------------------------------------------------------------------------------
@@ -287,10 +196,10 @@ def test_a_retry_after_beyond_the_deadline_gives_up_at_once(receiver: Receiver) 
 
 
 def test_retries_stop_after_max_attempts(receiver: Receiver) -> None:
-    receiver.answer(*[(502, {}, b"")] * otlp_http.MAX_ATTEMPTS)
+    receiver.answer(*[(502, {}, b"")] * MAX_ATTEMPTS)
     result = accounted(exporter(receiver).export(spans(1), soon(600)), 1)
     assert result.dropped == {"http_502": 1}
-    assert result.attempts == otlp_http.MAX_ATTEMPTS == len(receiver.received)
+    assert result.attempts == MAX_ATTEMPTS == len(receiver.received)
 
 
 def test_a_receiver_that_hangs_is_left_at_the_deadline(receiver: Receiver) -> None:
@@ -309,10 +218,7 @@ def test_a_receiver_that_hangs_is_left_at_the_deadline(receiver: Receiver) -> No
 
 
 def test_connection_errors_are_retried_until_the_deadline_then_dropped() -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]  # closed at once: nothing listens there
-    made = OtlpHttpExporter({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"})
+    made = OtlpHttpExporter({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{unused_port()}"})
     started = time.monotonic()
     result = accounted(made.export(spans(2), started + 0.6), 2)
     elapsed = time.monotonic() - started
@@ -325,7 +231,7 @@ def test_connection_errors_are_retried_until_the_deadline_then_dropped() -> None
 def test_a_connection_error_then_success_is_delivered(receiver: Receiver) -> None:
     url = receiver.url
     made = OtlpHttpExporter({"OTEL_EXPORTER_OTLP_ENDPOINT": url}, sleep=lambda s: None)
-    real_post = made._post
+    real_post = made._sender.post
     calls = []
 
     def flaky_post(*args: Any) -> Any:
@@ -334,7 +240,7 @@ def test_a_connection_error_then_success_is_delivered(receiver: Receiver) -> Non
             raise ConnectionResetError("reset by peer")
         return real_post(*args)
 
-    made._post = flaky_post  # type: ignore[method-assign]
+    made._sender.post = flaky_post  # type: ignore[method-assign]
     result = accounted(made.export(spans(1), soon()), 1)
     assert (result.exported, result.attempts) == (1, 2)
 
@@ -359,7 +265,7 @@ def test_batches_left_when_the_deadline_passes_are_counted(receiver: Receiver) -
 def test_a_kept_connection_closed_by_the_receiver_is_replaced_without_backoff(
     receiver: Receiver,
 ) -> None:
-    receiver.answer((200, {"x-test-close-silently": "1"}, b"{}"))
+    receiver.answer((200, {CLOSE_SILENTLY: "1"}, b"{}"))
     made = exporter(receiver)
     assert made.export(spans(1), soon()).exported == 1
     time.sleep(0.05)  # the receiver has closed its side
@@ -506,14 +412,7 @@ def test_importing_and_making_the_exporter_loads_no_http_client() -> None:
         "heavy = {'http.client', 'json', 'zlib', 'urllib.parse', 'xraylayer_extension.otlp_json'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
-    environ = {**os.environ, "PYTHONPATH": f"{ROOT / 'layer'}:{ROOT / 'extension'}"}
-    output = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    output = run_as_the_extension(code)
     assert output.strip() == "[]"
 
 

@@ -279,7 +279,7 @@ def test_a_body_of_unknown_length_is_answered_and_counted(
     listener: TelemetryListener, received: queue.Queue, request_head: bytes
 ) -> None:
     answer = _raw(listener, request_head + _runtime_done_body())
-    assert answer.startswith(b"HTTP/1.0 200 ")
+    assert answer.startswith(b"HTTP/1.1 200 ")
     _handled_so_far(listener, received)
     assert listener.malformed == {NOT_JSON: 1}
 

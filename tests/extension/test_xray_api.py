@@ -11,19 +11,21 @@ from __future__ import annotations
 import calendar
 import json
 import os
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import boto3
+import http_stand_in
 import pytest
+from http_stand_in import (
+    CLOSE_SILENTLY,
+    HANG,
+    FakeTime,
+    accounted,
+    run_as_the_extension,
+    unused_port,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_sigv4 import botocore_headers
@@ -32,15 +34,13 @@ from xraylayer import semconv as sc
 from xraylayer import xray_document
 from xraylayer.spans import CLIENT, Span
 from xraylayer.trace_header import from_w3c_trace_id
-from xraylayer_extension import xray_api
+from xraylayer_extension import http_export, xray_api
 from xraylayer_extension.export_result import ExportResult
-from xraylayer_extension.otlp_http import MAX_ATTEMPTS
+from xraylayer_extension.http_export import MAX_ATTEMPTS
 from xraylayer_extension.sigv4 import Credentials
 from xraylayer_extension.xray_api import XRayApiExporter
 from xraylayer_local.moto_server import MotoServer
 
-ROOT = Path(__file__).resolve().parents[2]
-HANG = "hang"  # a scripted answer: keep the request waiting until the test ends
 OK = (200, {}, b'{"UnprocessedTraceSegments": []}')
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIDSTANDIN",
@@ -48,17 +48,6 @@ CREDENTIALS = {
     "AWS_SESSION_TOKEN": "stand-in-token",
 }
 REGION = "eu-west-1"
-
-Answer = Any  # (status, headers, body), HANG, or a function of the documents giving one
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log_once() -> Iterator[None]:
-    from xraylayer import diagnostics
-
-    diagnostics._seen.clear()
-    yield
-    diagnostics._seen.clear()
 
 
 # --- the stand-in ------------------------------------------------------------------------------
@@ -78,133 +67,47 @@ class Received:
         return [document["id"] for document in self.documents]
 
 
-class StandIn:
-    """An X-Ray endpoint on 127.0.0.1 (HTTP/1.1, keep-alive) answering from a script."""
+class StandIn(http_stand_in.StandIn):
+    """An X-Ray endpoint on 127.0.0.1 that reads every request's documents and checks its
+    signature; scripted answers that are functions are given the request."""
 
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.errors: list[str] = []  # bad signatures, unreadable bodies
-        self.script: list[Answer] = []  # answers for the next requests; then OK
-        self.release = threading.Event()
-        self.closed = threading.Semaphore(0)  # released each time a connection is closed
-        self.connections = 0
-        stand_in = self
+    default = OK
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def parse(self, path: str, headers: dict[str, str], body: bytes) -> Received:
+        received = Received(path, headers, body)
+        check_signature(received)
+        return received
 
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                headers = dict(self.headers.items())
-                answer = stand_in.take(self.path, headers, body)
-                if answer == HANG:
-                    stand_in.release.wait(10)
-                    self.close_connection = True
-                    return
-                status, extra, reply = answer
-                close_silently = extra.pop("x-test-close-silently", None)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(reply)
-                if close_silently:  # keep-alive promised, then the socket closed (idle timeout)
-                    self.close_connection = True
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def get_request(self) -> Any:
-                stand_in.connections += 1
-                return super().get_request()
-
-            def shutdown_request(self, request: Any) -> None:
-                super().shutdown_request(request)
-                stand_in.closed.release()
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def take(self, path: str, headers: dict[str, str], body: bytes) -> Answer:
-        try:
-            received = Received(path, headers, body)
-            self.check_signature(received)
-        except Exception as error:
-            self.errors.append(f"{type(error).__name__}: {error}")
-            return (500, {}, b"{}")
-        self.received.append(received)
-        answer = self.script.pop(0) if self.script else OK
-        return answer(received.documents) if callable(answer) else answer
-
-    def check_signature(self, received: Received) -> None:
-        """The Authorization header is the one botocore computes for this request."""
-        authorization = received.headers["Authorization"]
-        scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
-        signed = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
-        by_name = {name.lower(): value for name, value in received.headers.items()}
-        headers = {name: by_name[name] for name in signed if not name.startswith("x-amz-")}
-        stamp = by_name["x-amz-date"]
-        expected = botocore_headers(
-            {
-                "method": "POST",
-                "url": f"http://{by_name['host']}{received.path}",
-                "headers": headers,
-                "body": received.body,
-                "region": scope[2],
-                "service": scope[3],
-                "credentials": Credentials(
-                    scope[0], CREDENTIALS["AWS_SECRET_ACCESS_KEY"], by_name["x-amz-security-token"]
-                ),
-                "now": calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ")),
-            }
-        )
-        if expected["Authorization"] != authorization:
-            raise AssertionError(f"signature differs: {authorization} != {expected}")
-
-    def answer(self, *answers: Answer) -> None:
-        self.script.extend(answers)
-
-    def wait_closed(self) -> None:
-        assert self.closed.acquire(timeout=10), "the stand-in never closed the connection"
-
-    def __enter__(self) -> StandIn:
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+def check_signature(received: Received) -> None:
+    """The Authorization header is the one botocore computes for this request."""
+    authorization = received.headers["Authorization"]
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+    signed = authorization.split("SignedHeaders=", 1)[1].split(",", 1)[0].split(";")
+    by_name = {name.lower(): value for name, value in received.headers.items()}
+    headers = {name: by_name[name] for name in signed if not name.startswith("x-amz-")}
+    stamp = by_name["x-amz-date"]
+    expected = botocore_headers(
+        {
+            "method": "POST",
+            "url": f"http://{by_name['host']}{received.path}",
+            "headers": headers,
+            "body": received.body,
+            "region": scope[2],
+            "service": scope[3],
+            "credentials": Credentials(
+                scope[0], CREDENTIALS["AWS_SECRET_ACCESS_KEY"], by_name["x-amz-security-token"]
+            ),
+            "now": calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ")),
+        }
+    )
+    if expected["Authorization"] != authorization:
+        raise AssertionError(f"signature differs: {authorization} != {expected}")
 
 
 @pytest.fixture
 def stand_in() -> Iterator[StandIn]:
-    with StandIn() as running:
-        yield running
-    assert running.errors == []
-
-
-class FakeTime:
-    """A monotonic clock that moves only when slept on (or when a test moves it)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
+    yield from http_stand_in.serving(StandIn())
 
 
 def exporter(stand_in: StandIn, fake: FakeTime | None = None, **environ: str) -> XRayApiExporter:
@@ -222,11 +125,6 @@ def spans(count: int, *, sampled: bool = True) -> list[Span]:
     """One invocation's spans: ``count - 1`` children, then the invocation span."""
     root = invocation(sampled=sampled)
     return [*(child(root, f"work{i}") for i in range(count - 1)), root]
-
-
-def accounted(result: ExportResult, count: int) -> ExportResult:
-    assert result.total == count, result
-    return result
 
 
 def unprocessed(*ids: str, code: str = "InvalidTraceId") -> tuple[int, dict, bytes]:
@@ -410,7 +308,7 @@ def test_a_kept_connection_is_reused_between_exports(stand_in: StandIn) -> None:
 def test_a_kept_connection_closed_by_the_endpoint_is_replaced_without_backoff(
     stand_in: StandIn,
 ) -> None:
-    stand_in.answer((200, {"x-test-close-silently": "1"}, b"{}"))
+    stand_in.answer((200, {CLOSE_SILENTLY: "1"}, b"{}"))
     fake = FakeTime()
     made = exporter(stand_in, fake)
     assert made.export(spans(1), 10.0).exported == 1
@@ -455,9 +353,9 @@ def test_throttling_and_faults_are_retried(
 @pytest.fixture
 def longest_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The exporter's jitter pinned at its top (100 %), so the waits are known: 0.1, 0.2, 0.4
-    ... 2 s. (Only the exporter's ``os``: span ids stay random.)"""
+    ... 2 s. (Only http_export's ``os``: span ids stay random.)"""
     pinned = SimpleNamespace(environ=os.environ, urandom=lambda n: b"\xff" * n)
-    monkeypatch.setattr(xray_api, "os", pinned)
+    monkeypatch.setattr(http_export, "os", pinned)
     return [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
 
 
@@ -479,12 +377,13 @@ def test_retries_stop_after_max_attempts(stand_in: StandIn) -> None:
 def test_connection_errors_are_retried_until_the_deadline_then_dropped(
     longest_backoff: list[float],
 ) -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]  # closed at once: nothing listens there
     fake = FakeTime()
     made = XRayApiExporter(
-        {**CREDENTIALS, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"},
+        {
+            **CREDENTIALS,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{unused_port()}",
+        },
         clock=fake.clock,
         sleep=fake.sleep,
     )
@@ -572,9 +471,9 @@ def test_unprocessed_documents_are_rejected_when_no_time_is_left(stand_in: Stand
     sent = spans(3)
     fake = FakeTime()
 
-    def slow_and_partial(documents: list[dict]) -> tuple[int, dict, bytes]:
+    def slow_and_partial(received: Received) -> tuple[int, dict, bytes]:
         fake.now = 20.0  # the request took the rest of the time
-        return unprocessed(documents[0]["id"], code="ThrottledException")
+        return unprocessed(received.ids[0], code="ThrottledException")
 
     stand_in.answer(slow_and_partial)
     result = accounted(exporter(stand_in, fake).export(sent, 10.0), 3)
@@ -643,7 +542,7 @@ def test_a_deadline_already_past_sends_nothing(stand_in: StandIn) -> None:
 def test_batches_left_when_the_deadline_passes_are_counted(stand_in: StandIn) -> None:
     fake = FakeTime()
 
-    def slow(documents: list[dict]) -> tuple[int, dict, bytes]:
+    def slow(received: Received) -> tuple[int, dict, bytes]:
         fake.now = 20.0
         return OK
 
@@ -765,12 +664,5 @@ def test_importing_and_making_the_exporter_loads_no_http_client() -> None:
         "         'xraylayer_extension.sigv4', 'xraylayer.xray_document'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
-    environ = {**os.environ, "PYTHONPATH": f"{ROOT / 'layer'}:{ROOT / 'extension'}"}
-    output = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    output = run_as_the_extension(code)
     assert output.strip() == "[]"

@@ -15,7 +15,7 @@ import requests
 import urllib3
 from http_fixtures import LAMBDA_PARENT, TRACE_ID, LoopbackServer
 from span_sink import CollectingSink
-from xraylayer import context, diagnostics
+from xraylayer import context
 from xraylayer.instrument import http_client as http_client_patch
 from xraylayer.instrument import requests as requests_patch
 from xraylayer.instrument import threads as threads_patch
@@ -66,12 +66,6 @@ def invocation(sink: CollectingSink) -> Iterator[Span]:
     with TRACER.span("invocation", parent=lambda_subsegment) as span:
         yield span
     assert context.current_span() is None
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test sees the layer's log-once messages afresh."""
-    monkeypatch.setattr(diagnostics, "_seen", set())
 
 
 @pytest.fixture
