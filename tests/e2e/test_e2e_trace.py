@@ -8,68 +8,23 @@ sees without the layer; the daemon must receive one connected trace per invocati
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import boto3
 import pytest
+from orders_environment import ORDER, orders_environment
 from xraylayer_local import Sandbox
 from xraylayer_local.runtimes import SUPPORTED_VERSIONS
 
 FUNCTIONS = Path(__file__).parent / "functions"
 WRAPPER = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/xray-instrument"}
 TABLE, BUCKET = "e2e-trace-orders", "e2e-trace-prices"
-ORDER = {"order_id": "o-7", "items": ["tea", "cake"]}
-
-
-class _Payments(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"status": "approved"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
 
 
 @pytest.fixture(scope="module")
-def payments_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Payments)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/pay"
-    server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def function_env(moto_server, payments_url: str) -> dict[str, str]:
-    clients = moto_server.client_env()
-    session = boto3.session.Session(
-        aws_access_key_id=clients["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=clients["AWS_SECRET_ACCESS_KEY"],
-        region_name=moto_server.region,
-    )
-    dynamodb = session.client("dynamodb", endpoint_url=moto_server.endpoint_url)
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    s3 = session.client("s3", endpoint_url=moto_server.endpoint_url)
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key="prices.json", Body=json.dumps({"tea": 3, "cake": 4}))
-    return {
-        **moto_server.env(),
-        "ORDERS_TABLE": TABLE,
-        "PRICES_BUCKET": BUCKET,
-        "PAYMENT_URL": payments_url,
-    }
+def function_env(moto_server) -> Iterator[dict[str, str]]:
+    with orders_environment(moto_server, TABLE, BUCKET) as env:
+        yield env
 
 
 def _run(layers: list[Path], env: dict[str, str], events: list[dict]) -> list:

@@ -10,14 +10,14 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-import boto3
 import pytest
+from orders_environment import ORDER, orders_environment
 from xraylayer_local import Sandbox
 from xraylayer_local.layers import merge_layers
 
@@ -25,7 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 ORDERS = REPO / "tests" / "e2e" / "functions"
 SLOW = Path(__file__).parent / "functions"
 TABLE, BUCKET = "ext-loop-orders", "ext-loop-prices"
-ORDER = {"order_id": "o-7", "items": ["tea", "cake"]}
 SUMMARY = re.compile(
     r"xraylayer: extension received (\d+) spans \(function exported (\d+) itself, lost before "
     r"export \d+ \(.*?\), malformed datagrams (\d+)\); xray-daemon exported (\d+), "
@@ -53,44 +52,24 @@ def intake_env() -> Iterator[dict[str, str]]:
         yield env
 
 
-class _Payments(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b'{"status": "approved"}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+@pytest.fixture
+def traced(built_layer: Path, intake_env: dict[str, str]) -> Callable[..., Sandbox]:
+    """A sandbox for one of this folder's functions: the built layer, the exec wrapper, Active
+    tracing, 10 s timeout; ``env`` and keyword arguments add to or replace those."""
 
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
+    def make(handler: str, env: dict[str, str] | None = None, **kwargs: object) -> Sandbox:
+        settings: dict = {"tracing": "Active", "timeout_s": 10, **kwargs}
+        return Sandbox(
+            SLOW, handler, layers=[built_layer], env={**intake_env, **(env or {})}, **settings
+        )
+
+    return make
 
 
 @pytest.fixture(scope="module")
 def orders_env(moto_server) -> Iterator[dict[str, str]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Payments)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    clients = moto_server.client_env()
-    session = boto3.session.Session(
-        aws_access_key_id=clients["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=clients["AWS_SECRET_ACCESS_KEY"],
-        region_name=moto_server.region,
-    )
-    session.client("dynamodb", endpoint_url=moto_server.endpoint_url).create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    s3 = session.client("s3", endpoint_url=moto_server.endpoint_url)
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key="prices.json", Body=json.dumps({"tea": 3, "cake": 4}))
-    yield {
-        **moto_server.env(),
-        "ORDERS_TABLE": TABLE,
-        "PRICES_BUCKET": BUCKET,
-        "PAYMENT_URL": f"http://127.0.0.1:{server.server_address[1]}/pay",
-    }
-    server.shutdown()
+    with orders_environment(moto_server, TABLE, BUCKET) as env:
+        yield env
 
 
 def _ours(documents: list[dict]) -> list[dict]:
@@ -157,16 +136,9 @@ def test_the_extension_exported_every_span_and_the_function_none(
 
 
 def test_a_timed_out_invocation_arrives_faulted_with_its_earlier_children(
-    built_layer: Path, intake_env: dict[str, str]
+    traced: Callable[..., Sandbox],
 ) -> None:
-    with Sandbox(
-        SLOW,
-        "slow_app.handler",
-        layers=[built_layer],
-        env=intake_env,
-        tracing="Active",
-        timeout_s=1,
-    ) as sandbox:
+    with traced("slow_app.handler", timeout_s=1) as sandbox:
         result = sandbox.invoke({"sleep_s": 5})
     assert result.status == "timeout"
     ours = _ours(sandbox.daemon.documents)
@@ -182,16 +154,9 @@ def test_a_timed_out_invocation_arrives_faulted_with_its_earlier_children(
 
 
 def test_a_crashed_invocation_arrives_faulted_at_once_not_at_the_deadline(
-    built_layer: Path, intake_env: dict[str, str]
+    traced: Callable[..., Sandbox],
 ) -> None:
-    with Sandbox(
-        SLOW,
-        "crash_app.handler",
-        layers=[built_layer],
-        env=intake_env,
-        tracing="Active",
-        timeout_s=10,
-    ) as sandbox:
+    with traced("crash_app.handler") as sandbox:
         result = sandbox.invoke({})
         sandbox.daemon.sync()
     assert result.error_type == "Runtime.ExitError"
@@ -219,16 +184,9 @@ def test_without_the_exec_wrapper_invocations_are_not_held_back(
 
 
 def test_a_spindown_ends_the_extension_cleanly_with_its_counts(
-    built_layer: Path, intake_env: dict[str, str]
+    traced: Callable[..., Sandbox], intake_env: dict[str, str]
 ) -> None:
-    with Sandbox(
-        SLOW,
-        "slow_app.handler",
-        layers=[built_layer],
-        env=intake_env,
-        tracing="Active",
-        timeout_s=10,
-    ) as sandbox:
+    with traced("slow_app.handler") as sandbox:
         result = sandbox.invoke({"sleep_s": 0})
         shutdown = sandbox.shutdown()
     assert result.status == "success"
@@ -239,16 +197,9 @@ def test_a_spindown_ends_the_extension_cleanly_with_its_counts(
 
 
 def test_busy_traffic_defers_export_and_shutdown_exports_the_rest(
-    built_layer: Path, intake_env: dict[str, str]
+    traced: Callable[..., Sandbox],
 ) -> None:
-    with Sandbox(
-        SLOW,
-        "slow_app.handler",
-        layers=[built_layer],
-        env=intake_env,
-        tracing="Active",
-        timeout_s=10,
-    ) as sandbox:
+    with traced("slow_app.handler") as sandbox:
         results = [sandbox.invoke({"sleep_s": 0}) for _ in range(25)]
         sandbox.daemon.sync()
         before_shutdown = len(_ours(sandbox.daemon.documents))
@@ -277,17 +228,9 @@ def test_without_the_layers_code_the_extension_steps_aside_and_the_function_runs
 
 
 def test_an_invocation_killed_for_memory_arrives_faulted_as_out_of_memory(
-    built_layer: Path, intake_env: dict[str, str]
+    traced: Callable[..., Sandbox],
 ) -> None:
-    with Sandbox(
-        SLOW,
-        "oom_app.handler",
-        layers=[built_layer],
-        env=intake_env,
-        tracing="Active",
-        timeout_s=10,
-        memory_mb=128,
-    ) as sandbox:
+    with traced("oom_app.handler", memory_mb=128) as sandbox:
         result = sandbox.invoke({"mb": 256})
         sandbox.daemon.sync()
     assert "OutOfMemory" in (result.error_type or ""), result
@@ -363,19 +306,16 @@ def test_a_slow_otlp_collector_adds_nothing_to_the_callers_latency(
 
 
 def test_shutdown_right_after_a_burst_of_10000_spans_accounts_for_every_one(
-    built_layer: Path, intake_env: dict[str, str], tmp_path: Path
+    traced: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     traces, accounting = tmp_path / "traces.jsonl", tmp_path / "accounting.json"
     env = {
-        **intake_env,
         "XRAYLAYER_EXPORTERS": "file",
         "XRAYLAYER_FILE": str(traces),
         "XRAYLAYER_ACCOUNTING": str(accounting),
         "XRAYLAYER_FLUSH": "shutdown",
     }
-    with Sandbox(
-        SLOW, "burst_app.handler", layers=[built_layer], env=env, tracing="Active", timeout_s=30
-    ) as sandbox:
+    with traced("burst_app.handler", env, timeout_s=30) as sandbox:
         result = sandbox.invoke({"spans": 10_000})
         shutdown = sandbox.shutdown()
     assert result.status == "success" and shutdown.extension_exit_codes == {"xraylayer": 0}
@@ -393,15 +333,13 @@ def test_shutdown_right_after_a_burst_of_10000_spans_accounts_for_every_one(
 
 
 def test_a_failed_init_arrives_as_a_faulted_init_span(
-    built_layer: Path, intake_env: dict[str, str], tmp_path: Path
+    traced: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     """The sandbox, like AWS's emulator, resets after a failed init rather than re-running it
     in the invoke: the Init span is then a trace of its own, for the full-trace exporters."""
     traces = tmp_path / "traces.jsonl"
-    env = {**intake_env, "XRAYLAYER_EXPORTERS": "xray-daemon,file", "XRAYLAYER_FILE": str(traces)}
-    with Sandbox(
-        SLOW, "broken_init_app.handler", layers=[built_layer], env=env, tracing="Active"
-    ) as sandbox:
+    env = {"XRAYLAYER_EXPORTERS": "xray-daemon,file", "XRAYLAYER_FILE": str(traces)}
+    with traced("broken_init_app.handler", env) as sandbox:
         result = sandbox.invoke({})
     assert result.status != "success"
     (init,) = [json.loads(line) for line in traces.read_text().splitlines()]
