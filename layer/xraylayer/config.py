@@ -221,6 +221,22 @@ DAEMON_ADDRESS = Variable(
     None,
     "Set by Lambda when tracing is on: where the X-Ray daemon listens (UDP).",
 )
+MESSAGE_CONTEXT = Variable(
+    "XRAYLAYER_MESSAGE_CONTEXT",
+    "one of auto, link, parent",
+    _one_of("auto", "link", "parent"),
+    "auto",
+    "A single SQS/SNS message's trace context: a link, or the invocation's parent; auto: a "
+    "link when Lambda sampled the invocation, the parent otherwise. A batch is always links.",
+)
+MESSAGE_TRACEPARENT = Variable(
+    "XRAYLAYER_MESSAGE_TRACEPARENT",
+    "boolean",
+    _boolean,
+    False,
+    "true also puts a W3C `traceparent` message attribute on SQS/SNS sends that have room "
+    "for it (at most 10 attributes); the X-Ray context goes anyway.",
+)
 NEXT_WRAPPER = Variable(
     "XRAYLAYER_NEXT_WRAPPER",
     "path",
@@ -375,6 +391,8 @@ VARIABLES: tuple[Variable, ...] = (
     FUNCTION_NAME,
     PROPAGATORS,
     CAPTURE_QUERY_STRING,
+    MESSAGE_CONTEXT,
+    MESSAGE_TRACEPARENT,
     DISABLED_INSTRUMENTATIONS,
     IMPORT_PROFILE_MS,
     LOG_LEVEL,
@@ -437,6 +455,8 @@ class Settings:
         "import_profile_threshold_ms",
         "initialization_type",
         "log_level",
+        "message_context",
+        "message_traceparent",
         "next_wrapper",
         "propagators",
         "service_name",
@@ -451,6 +471,8 @@ class Settings:
     daemon_address: str | None
     next_wrapper: str | None
     initialization_type: str
+    message_context: str
+    message_traceparent: bool
 
     def __init__(self, environ: "Mapping[str, str]") -> None:
         def value(variable: Variable) -> object:
@@ -471,6 +493,8 @@ class Settings:
         self.daemon_address = value(DAEMON_ADDRESS)
         self.next_wrapper = value(NEXT_WRAPPER)
         self.initialization_type = value(INITIALIZATION_TYPE)
+        self.message_context = value(MESSAGE_CONTEXT)
+        self.message_traceparent = value(MESSAGE_TRACEPARENT)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
