@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .causes import CRASH_CAUSE, OUT_OF_MEMORY_CAUSE, SHUTDOWN_CAUSE, TIMEOUT_CAUSE
+from .causes import CRASH_CAUSE, TIMEOUT_CAUSE, failure_cause, shutdown_cause
 from .registration import RegistrationError, register
 
 TYPE_CHECKING = False  # `typing` is not imported before registration
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from .exporters import Exporters
     from .intake import Intake
     from .platform_reports import PlatformReports
-    from .telemetry_events import RuntimeDone
     from .telemetry_listener import TelemetryListener
 
 EXTENSION_NAME = "xraylayer"
@@ -214,7 +213,7 @@ class ExtensionLoop:
             try:
                 with intake.condition:
                     spans, open_spans = intake.store.take_all()
-                cause = _shutdown_cause(reason)
+                cause = shutdown_cause(reason)
                 import time
 
                 now = time.time()
@@ -285,7 +284,7 @@ class ExtensionLoop:
         if outcome in (RUNTIME_GONE, RUNTIME_DONE):
             reports = self.reports
             done = reports.wait_done(request_id, RUNTIME_DONE_WAIT_S) if reports else None
-            cause = _failure_cause(done) if done else None
+            cause = failure_cause(done) if done else None
             if cause is not None or outcome == RUNTIME_GONE:
                 return _close(span, now, cause or CRASH_CAUSE)
         span.end(now)
@@ -351,19 +350,6 @@ def _close(span: Span, end_time: float, cause: tuple[str, str]) -> Span:
     return close_unfinished(span, end_time, message, error_type)
 
 
-def _failure_cause(done: RuntimeDone) -> tuple[str, str] | None:
-    """The cause on an invocation span from Lambda's ``runtimeDone``; None for a success."""
-    from .telemetry_events import out_of_memory
-
-    if done.status == "success":
-        return None
-    if out_of_memory(done):
-        return OUT_OF_MEMORY_CAUSE
-    if done.status == "timeout":
-        return TIMEOUT_CAUSE
-    return (done.error_type or CRASH_CAUSE[0], CRASH_CAUSE[1])
-
-
 def _event(body: bytes) -> dict | None:
     """The event in a ``next`` answer's body; None if it is not a JSON object."""
     import json  # the first time, once the first event is there: after the runtime's init
@@ -380,15 +366,6 @@ def _tracing(event: dict) -> str | None:
     tracing = event.get("tracing")
     value = tracing.get("value") if isinstance(tracing, dict) else None
     return value if isinstance(value, str) else None
-
-
-def _shutdown_cause(reason: str) -> tuple[str, str]:
-    reason = reason.lower()  # docs print SPINDOWN / TIMEOUT / FAILURE; payloads are lowercase
-    if reason == "timeout":
-        return TIMEOUT_CAUSE
-    if reason == "failure":
-        return CRASH_CAUSE
-    return SHUTDOWN_CAUSE
 
 
 def _shutdown_deadline(deadline_ms: object) -> float | None:

@@ -16,11 +16,12 @@ import pytest
 from xraylayer import semconv as sc
 from xraylayer.handoff import Handoff
 from xraylayer.spans import Span
-from xraylayer_extension.causes import CRASH_CAUSE, SHUTDOWN_CAUSE, TIMEOUT_CAUSE
+from xraylayer_extension.causes import CRASH_CAUSE, SHUTDOWN_CAUSE, TIMEOUT_CAUSE, shutdown_cause
 from xraylayer_extension.export_result import ExportResult
 from xraylayer_extension.invocations import close_unfinished
-from xraylayer_extension.main_loop import ExtensionLoop, _shutdown_cause
+from xraylayer_extension.main_loop import ExtensionLoop
 from xraylayer_extension.runtime_process import process_alive
+from xraylayer_extension.telemetry_events import RuntimeDone
 from xraylayer_local.xray_daemon import XRayDaemon
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,7 +155,23 @@ def test_spans_without_a_daemon_address_are_counted_as_dropped(loop: ExtensionLo
     ],
 )
 def test_shutdown_reasons_are_read_in_any_case(reason: str, cause: tuple[str, str]) -> None:
-    assert _shutdown_cause(reason) == cause
+    assert shutdown_cause(reason) == cause
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "cause"),
+    [
+        ("success", None, None),
+        ("timeout", "Sandbox.Timedout", TIMEOUT_CAUSE),
+        ("error", "Runtime.OutOfMemory", ("Runtime.OutOfMemory", "Runtime exited: out of memory")),
+        ("failure", "Runtime.ExitError", ("Runtime.ExitError", CRASH_CAUSE[1])),
+        ("error", None, CRASH_CAUSE),
+    ],
+)
+def test_lambdas_runtime_done_names_the_cause(
+    status: str, error_type: str | None, cause: tuple[str, str] | None
+) -> None:
+    assert failure_cause(RuntimeDone("rid-1", status, error_type, 10.0)) == cause
 
 
 def test_an_unfinished_span_is_closed_as_a_fault_with_the_cause() -> None:
