@@ -16,7 +16,13 @@ import pytest
 from xraylayer import semconv as sc
 from xraylayer.handoff import Handoff
 from xraylayer.spans import Span
-from xraylayer_extension.causes import CRASH_CAUSE, SHUTDOWN_CAUSE, TIMEOUT_CAUSE, shutdown_cause
+from xraylayer_extension.causes import (
+    CRASH_CAUSE,
+    SHUTDOWN_CAUSE,
+    TIMEOUT_CAUSE,
+    failure_cause,
+    shutdown_cause,
+)
 from xraylayer_extension.export_result import ExportResult
 from xraylayer_extension.invocations import close_unfinished
 from xraylayer_extension.main_loop import ExtensionLoop
