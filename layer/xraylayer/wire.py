@@ -71,7 +71,8 @@ VERSION = 1
 MAX_DATAGRAM_BYTES = 65_536
 BATCH_BYTES = 16_384  # a batch this size leaves room for 10 queued in the default 208 KiB sndbuf
 INTAKE_VARIABLE = "XRAYLAYER_INTAKE"
-DEFAULT_INTAKE_PATH = "/tmp/xraylayer-intake.sock"
+INTAKE_FILE_NAME = "xraylayer-intake.sock"
+DEFAULT_INTAKE_PATH = "/tmp/" + INTAKE_FILE_NAME
 MAX_SOCKET_PATH_BYTES = 107  # sun_path is 108 bytes with its terminating NUL
 
 HELLO, START, SPAN, SPANS, END = "hello", "start", "span", "spans", "end"
@@ -83,18 +84,31 @@ _ENVELOPE_BYTES = 64  # room for {"v":1,"t":"spans","items":[...]} around the it
 
 def intake_path(environ: dict[str, str] | None = None) -> str:
     """The intake socket's path: ``XRAYLAYER_INTAKE`` if usable, else the default (one
-    warning for a value no unix socket can have)."""
-    value = (os.environ if environ is None else environ).get(INTAKE_VARIABLE, "")
+    warning for a value no unix socket can have). The default is in ``$TMPDIR`` when that is
+    set (Lambda does not set it; a local sandbox does, to give each environment its own /tmp),
+    else in /tmp."""
+    environ = os.environ if environ is None else environ
+    default = _in_tmpdir(environ.get("TMPDIR", ""))
+    value = environ.get(INTAKE_VARIABLE, "")
     if not value:
-        return DEFAULT_INTAKE_PATH
-    if "\0" in value or len(value.encode("utf-8", "replace")) > MAX_SOCKET_PATH_BYTES:
+        return default
+    if not _usable(value):
         diagnostics.log(
             "warning",
-            f"{INTAKE_VARIABLE}={value!r} is not a usable socket path; using {DEFAULT_INTAKE_PATH}",
+            f"{INTAKE_VARIABLE}={value!r} is not a usable socket path; using {default}",
             once=f"intake:{value}",
         )
-        return DEFAULT_INTAKE_PATH
+        return default
     return value
+
+
+def _in_tmpdir(folder: str) -> str:
+    path = folder.rstrip("/") + "/" + INTAKE_FILE_NAME if folder else DEFAULT_INTAKE_PATH
+    return path if _usable(path) else DEFAULT_INTAKE_PATH
+
+
+def _usable(path: str) -> bool:
+    return "\0" not in path and len(path.encode("utf-8", "replace")) <= MAX_SOCKET_PATH_BYTES
 
 
 # --- messages as the receiver sees them ----------------------------------------------------

@@ -61,6 +61,7 @@ class FunctionConfig:
     runtime_dir: Path
     lang_bin: Path
     opt_dir: Path
+    tmp_dir: Path  # this sandbox's /tmp (TMPDIR)
     runtime_api: str
     daemon_address: str
     initialization_type: str = "on-demand"
@@ -109,6 +110,9 @@ def runtime_environment(config: FunctionConfig) -> dict[str, str]:
         "LD_LIBRARY_PATH": f"{config.task_root}:{config.task_root}/lib:{config.opt_dir}/lib",
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
+        # Not set by Lambda: this environment's own stand-in for /tmp, so that sandboxes
+        # running side by side do not share files (or sockets) under the machine's /tmp.
+        "TMPDIR": str(config.tmp_dir),
     }
     env.update({key: map_opt(value, config.opt_dir) for key, value in config.customer_env.items()})
     return env

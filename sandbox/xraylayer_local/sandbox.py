@@ -159,10 +159,16 @@ class Sandbox:
             runtime_dir=self._bootstrap.parent,
             lang_bin=self.runtime.lang_bin,
             opt_dir=self.opt_dir,
+            tmp_dir=self._tmp_dir(),
             runtime_api=self.runtime_api,
             daemon_address=self.daemon.address,
             customer_env=dict(env or {}),
         )
+
+    def _tmp_dir(self) -> Path:
+        folder = self._workdir / "tmp"
+        folder.mkdir(mode=0o700)
+        return folder
 
     # -- public API ------------------------------------------------------------------------
     def external_extensions(self) -> list[str]:

@@ -85,6 +85,8 @@ def test_intake_path_default_and_override(capsys):
     assert wire.intake_path({}) == "/tmp/xraylayer-intake.sock"
     assert wire.intake_path({"XRAYLAYER_INTAKE": "/tmp/x.sock"}) == "/tmp/x.sock"
     assert wire.intake_path({"XRAYLAYER_INTAKE": ""}) == "/tmp/xraylayer-intake.sock"
+    assert wire.intake_path({"TMPDIR": "/t/env-1/"}) == "/t/env-1/xraylayer-intake.sock"
+    assert wire.intake_path({"TMPDIR": "/" + "t" * 120}) == "/tmp/xraylayer-intake.sock"
     assert capsys.readouterr().err == ""
 
 

@@ -101,6 +101,7 @@ def test_the_runtime_environment(make_harness) -> None:
     assert env["CUSTOM_VAR"] == "custom"
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} <= set(env)
     assert env["AWS_LAMBDA_EXEC_WRAPPER"].endswith("/wrapper.sh")
+    assert env["TMPDIR"] == str(harness.sandbox.opt_dir.parent / "tmp")  # this sandbox's own /tmp
 
 
 def test_extensions_get_the_reduced_environment(make_harness) -> None:
@@ -113,6 +114,7 @@ def test_extensions_get_the_reduced_environment(make_harness) -> None:
     assert set(env) >= SHARED, SHARED - set(env)
     assert env["CUSTOM_VAR"] == "custom"
     assert env["AWS_LAMBDA_RUNTIME_API"] == harness.sandbox.runtime_api
+    assert env["TMPDIR"] == str(harness.sandbox.opt_dir.parent / "tmp")  # shared with the runtime
 
 
 def test_no_trace_id_during_init(make_harness) -> None:
