@@ -5,8 +5,11 @@ on-demand init is the cold start), knows when init ended and holds the import pr
 invocation it reads the trace header Lambda put in `_X_AMZN_TRACE_ID` (absent during init,
 deleted for untraced invokes, sometimes without Parent or Sampled), opens the span with the
 faas / cloud attributes and the `ColdStart` and `Service` annotations, and makes it current;
-on the cold start it adds `Init` with the slow imports under it. Each step that fails is logged
-and skipped: the user's handler then runs untraced, never differently.
+on the cold start it adds `Init` with the slow imports under it. The trace context the event
+carries (SQS / SNS messages, HTTP headers: `message_context`) gives the span links, or its
+parent instead of Lambda's header. Each step that fails is logged and skipped: the user's
+handler then runs untraced, never differently; a malformed or failing event context only
+leaves the span without it.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from __future__ import annotations
 import os
 import time
 
-from . import cold_start, config, diagnostics, import_profile, semconv, triggers
+from . import cold_start, config, diagnostics, import_profile, message_context, semconv, triggers
 from . import context as current
+from .message_context import Attachment, Context
 from .spans import SERVER, Span
 from .trace_header import new_trace_id, parse, to_w3c_trace_id
 from .tracer import TRACER, Tracer
@@ -108,14 +112,19 @@ class Invocations:
             self.init_type = cold_start.initialization_type(declared, self.init_end, now)
         cold = cold_start.is_cold_start(self.count, self.init_type)
         trigger_type, faas_trigger = triggers.detect(event)
+        header_value = self.environ.get(TRACE_HEADER_ENV)
+        attached = event_context(event, trigger_type, header_value, settings.message_context)
         span = invocation_span(
             str(getattr(context, "function_name", "") or "function"),
-            self.environ.get(TRACE_HEADER_ENV),
+            header_value,
             now,
+            attached.parent,
         )
+        span.links = attached.links
         span.attributes.update(
             attributes(context, self.environ.get("AWS_REGION"), trigger_type, faas_trigger)
         )
+        span.attributes.update(attached.attributes)
         span.attributes[semconv.FAAS_COLDSTART] = cold
         span.attributes[semconv.FAAS_INITIALIZATION_TYPE] = self.init_type
         span.annotations["ColdStart"] = cold
@@ -154,9 +163,39 @@ class Invocations:
             diagnostics.internal_error(f"handing over ({event})", error)
 
 
-def invocation_span(name: str, header_value: str | None, now: float) -> Span:
-    """The open span of one invocation, in the trace the header names (a fresh, unsampled
-    one without a valid header), child of its Parent (Lambda's Invocation subsegment)."""
+def event_context(event: Any, trigger_type: str, header_value: str | None, mode: str) -> Attachment:
+    """The parent and links the event's trace context gives the invocation span (none when
+    reading it fails); each kind of malformed value is logged once, at debug level."""
+    try:
+        batch = message_context.read(event, trigger_type)
+        attached = message_context.attachment(batch, trigger_type, parse(header_value), mode)
+    except Exception as error:
+        diagnostics.internal_error("reading the trace context of the event", error)
+        return Attachment(None, [], {}, [])
+    for source in attached.rejected:
+        diagnostics.log(
+            "debug",
+            f"ignored a malformed trace context ({source}); traced as if there were none",
+            once=f"malformed trace context: {source}",
+        )
+    return attached
+
+
+def invocation_span(
+    name: str, header_value: str | None, now: float, parent: Context | None = None
+) -> Span:
+    """The open span of one invocation: the child of ``parent``, a span the event named, when
+    given; else in the trace the header names (a fresh, unsampled one without a valid header),
+    child of its Parent (Lambda's Invocation subsegment)."""
+    if parent is not None:
+        return Span(
+            name,
+            parent.trace_id,
+            parent.span_id,
+            kind=SERVER,
+            sampled=parent.sampled,
+            start_time=now,
+        )
     header = parse(header_value)
     if header is None or header.root is None:
         trace_id = to_w3c_trace_id(new_trace_id(now))

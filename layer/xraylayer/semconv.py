@@ -19,6 +19,18 @@ CLOUD_REGION = "cloud.region"
 CLOUD_ACCOUNT_ID = "cloud.account.id"
 CLOUD_RESOURCE_ID = "cloud.resource_id"  # the function ARN
 
+# The event's trace context (message_context.py)
+XRAYLAYER_PARENT_SOURCE = "xraylayer.parent_source"  # where a parent from the event was found
+XRAYLAYER_LINKS_DROPPED = "xraylayer.links_dropped"  # links past the limit, left out
+XRAYLAYER_MESSAGES_UNREAD = "xraylayer.messages_unread"  # records past the bounds, not read
+
+# Messages an invocation processes (messaging.*)
+MESSAGING_SYSTEM = "messaging.system"  # aws_sqs | aws.sns
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"  # process
+MESSAGING_DESTINATION_NAME = "messaging.destination.name"  # the queue or topic name
+MESSAGING_BATCH_MESSAGE_COUNT = "messaging.batch.message_count"
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+
 # AWS SDK calls (rpc.*, aws.*)
 RPC_SYSTEM = "rpc.system"  # "aws-api"
 RPC_SERVICE = "rpc.service"  # botocore service id: "DynamoDB", "S3", "SQS"

@@ -85,6 +85,8 @@ TRIGGERS: tuple[tuple[str, str, tuple[tuple[tuple[str | int, ...], str, str | No
 
 # Trigger types whose response is an HTTP response with a `statusCode`.
 HTTP_TRIGGERS = frozenset(row[0] for row in TRIGGERS if row[1] == "http")
+# Trigger types that hand the function a batch of messages -> OpenTelemetry's messaging.system.
+MESSAGING_SYSTEMS = {"sqs": "aws_sqs", "sns": "aws.sns"}
 
 
 def detect(event: object) -> tuple[str, str]:
