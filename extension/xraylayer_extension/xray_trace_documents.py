@@ -69,8 +69,18 @@ def is_unsampled_invocation(span: Span, in_batch: Collection[tuple[str, str]] = 
 
 def _document(span: Span, in_batch: Collection[tuple[str, str]], known: set[str]) -> dict:
     if is_unsampled_invocation(span, in_batch) or _unsampled_root(span):
-        return segment_document(span, known_exception_ids=known)
+        return segment_document(span, parent_id=_event_parent(span), known_exception_ids=known)
     return subsegment_document(span, known_exception_ids=known)
+
+
+def _event_parent(span: Span) -> str | None:
+    """The parent the invocation took from its event (a message's producer, an HTTP caller):
+    the segment's ``parent_id``, so X-Ray joins it to that trace. Lambda's own Invocation
+    subsegment, the usual parent, was never sent for an unsampled invocation."""
+    attributes = span.attributes if isinstance(span.attributes, dict) else {}
+    if attributes.get(semconv.XRAYLAYER_PARENT_SOURCE) and isinstance(span.parent_id, str):
+        return span.parent_id
+    return None
 
 
 def _unsampled_root(span: Span) -> bool:

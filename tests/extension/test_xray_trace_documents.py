@@ -234,3 +234,21 @@ def test_a_parentless_span_of_an_unsampled_trace_is_a_segment() -> None:
     init.end()
     (document,) = trace_documents([init], lambda span, error: None)
     assert document["origin"] == "AWS::Lambda::Function" and "parent_id" not in document
+
+
+def test_an_invocation_parented_by_its_message_keeps_that_parent_as_a_segment() -> None:
+    invocation = Span(
+        "consumer",
+        "5759e988bd862e3fe1be46a994272793",
+        "53995c3f42cd8ad8",
+        kind=SERVER,
+        sampled=False,
+    )
+    invocation.attributes[sc.FAAS_INVOCATION_ID] = "rid-1"
+    invocation.attributes[sc.XRAYLAYER_PARENT_SOURCE] = "SQS AWSTraceHeader"
+    invocation.end()
+    (document,) = trace_documents([invocation], lambda span, error: None)
+    assert (document["origin"], document["parent_id"]) == (
+        "AWS::Lambda::Function",
+        "53995c3f42cd8ad8",
+    )
