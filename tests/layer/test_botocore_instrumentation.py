@@ -7,23 +7,27 @@ answers from a script (throttling, 5xx, retries) and records the headers it rece
 from __future__ import annotations
 
 import contextlib
+import copy
+import datetime
 import hashlib
 import http.client
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import botocore
+import botocore.auth
 import botocore.client
+import botocore.endpoint
 import botocore.exceptions
 import pytest
 import urllib3
 from botocore.config import Config
 from span_sink import CollectingSink
-from xraylayer import context, semconv
+from xraylayer import config, context, message_injection, semconv
 from xraylayer.instrument import botocore as instrumentation
 from xraylayer.instrument import http_client as http_client_patch
 from xraylayer.instrument import patching
@@ -532,3 +536,471 @@ def test_patching_twice_still_gives_one_span_per_call(collected, moto_url):
 )
 def test_failure_flags(status, code, flags):
     assert instrumentation.failure_flags(status, code) == flags
+
+
+# --- trace context in the messages a call sends ---------------------------------------------
+# What leaves botocore is recorded at its `before-send` event, the last step before the HTTP
+# send: moto accepts an 11th message attribute and drops system attributes of SendMessageBatch,
+# so what it stores cannot show that the layer kept a message within the rules.
+
+LAMBDA_HEADER = f"Root={ROOT};Parent={LAMBDA_PARENT};Sampled=1;Lineage={LINEAGE}"
+FROZEN_NOW = datetime.datetime(2026, 1, 2, 3, 4, 5)  # one signing time for both requests
+# Every call has its own; the layer's difference is X-Amzn-Trace-Id.
+OWN_PER_CALL = {"amz-sdk-invocation-id", "x-amzn-trace-id"}
+PATCHED = (
+    (botocore.client.BaseClient, "_make_api_call"),
+    (botocore.endpoint.Endpoint, "prepare_request"),
+)
+
+
+class Sent:
+    """One request as it left botocore: every header, in order, and the body's bytes."""
+
+    def __init__(self, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        values = [value for key, value in self.headers if key.lower() == name.lower()]
+        assert len(values) <= 1
+        return values[0] if values else None
+
+    def headers_but(self, names: set[str]) -> list[tuple[str, str]]:
+        return [(key, value) for key, value in self.headers if key.lower() not in names]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def record_wire(aws_client: Any) -> list[Sent]:
+    """Every request ``aws_client`` sends from now on, as it leaves botocore."""
+    sent: list[Sent] = []
+
+    def record(request: Any, **_: Any) -> None:
+        headers = [(text(key), text(value)) for key, value in request.headers.items()]
+        body = request.body or b""
+        sent.append(Sent(headers, body if isinstance(body, bytes) else body.encode()))
+
+    aws_client.meta.events.register("before-send", record)
+    return sent
+
+
+def text(value: str | bytes) -> str:
+    """A header name or value as botocore holds it (some values are bytes by now), as text."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+@contextlib.contextmanager
+def layer_removed() -> Iterator[None]:
+    """botocore exactly as it is without the layer: its own methods back in place."""
+    wrappers = [(owner, name, owner.__dict__[name]) for owner, name in PATCHED]
+    for owner, name, wrapper in wrappers:
+        setattr(owner, name, wrapper.__wrapped__)
+    try:
+        yield
+    finally:
+        for owner, name, wrapper in wrappers:
+            setattr(owner, name, wrapper)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same signing time for every request, so equal requests have equal signatures."""
+    monkeypatch.setattr(
+        botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: FROZEN_NOW
+    )
+
+
+@pytest.fixture
+def message_traceparent() -> Iterator[None]:
+    """The most the layer ever adds: W3C traceparent attributes as well."""
+    config.reload({"XRAYLAYER_MESSAGE_TRACEPARENT": "true"})
+    yield
+    config.reload()
+
+
+@pytest.fixture
+def in_traced_lambda(monkeypatch: pytest.MonkeyPatch, frozen_clock: None) -> None:
+    """Lambda's environment: botocore sends its own X-Amzn-Trace-Id even without the layer."""
+    in_lambda(monkeypatch, LAMBDA_HEADER)
+
+
+def traced_and_plain(
+    aws_client: Any,
+    method: str,
+    params: dict[str, Any],
+    plain_params: Callable[[str], dict[str, Any]] | None = None,
+) -> tuple[Sent, Sent]:
+    """The request one call sends with the layer, in a traced invocation, and the one botocore
+    alone sends for ``plain_params(trace header the layer sent)`` (default: the same params)."""
+    wire = record_wire(aws_client)
+    with lambda_invocation():
+        getattr(aws_client, method)(**params)
+        traced = wire[-1]
+        header = traced.header("X-Amzn-Trace-Id")
+        with layer_removed():
+            getattr(aws_client, method)(**(plain_params(header) if plain_params else params))
+    return traced, wire[-1]
+
+
+def assert_sent_alike(traced: Sent, plain: Sent) -> None:
+    """Byte for byte the same request, but for the X-Ray header (and the invocation id)."""
+    assert traced.body == plain.body
+    assert traced.headers_but(OWN_PER_CALL) == plain.headers_but(OWN_PER_CALL)
+
+
+def calls(collected: CollectingSink, method: str) -> list[Span]:
+    """The spans of the calls of one operation, in the order they finished."""
+    return [span for span in collected.aws() if span.attributes[semconv.RPC_METHOD] == method]
+
+
+def string_attribute(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def ten_attributes(prefix: str = "user") -> dict[str, dict[str, str]]:
+    return {f"{prefix}-{index}": string_attribute(f"value {index}") for index in range(10)}
+
+
+def with_system_attribute(message: dict[str, Any], header: str) -> dict[str, Any]:
+    return {**message, "MessageSystemAttributes": {"AWSTraceHeader": string_attribute(header)}}
+
+
+def create_queue(sqs: Any, name: str, fifo: bool = False) -> str:
+    if not fifo:
+        return sqs.create_queue(QueueName=name)["QueueUrl"]
+    attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    return sqs.create_queue(QueueName=f"{name}.fifo", Attributes=attributes)["QueueUrl"]
+
+
+def queue_arn(sqs: Any, queue_url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+
+
+def fifo_fields(fifo: bool, **more: str) -> dict[str, str]:
+    return {"MessageGroupId": "orders", **more} if fifo else {}
+
+
+FIFO = pytest.mark.parametrize("fifo", [False, True], ids=["standard", "fifo"])
+
+
+@FIFO
+def test_an_sqs_message_with_10_attributes_leaves_as_without_the_layer_plus_its_system_attribute(
+    collected, moto_url, in_traced_lambda, message_traceparent, fifo
+):
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, f"ten-single-{fifo}", fifo)
+    params = {
+        "QueueUrl": queue,
+        "MessageBody": "order-1",
+        "MessageAttributes": ten_attributes(),
+        **fifo_fields(fifo),
+    }
+    users = copy.deepcopy(params)
+    traced, plain = traced_and_plain(
+        sqs, "send_message", params, lambda header: with_system_attribute(params, header)
+    )
+
+    assert_sent_alike(traced, plain)
+    assert params == users
+    (send,) = calls(collected, "SendMessage")
+    assert parse(traced.header("X-Amzn-Trace-Id")).parent == send.span_id
+    assert traced.json()["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"] == (
+        f"Root={ROOT};Parent={send.span_id};Sampled=1;Lineage={LINEAGE_ON_WIRE}"
+    )
+
+
+@FIFO
+def test_an_sqs_batch_of_full_messages_leaves_as_without_the_layer_plus_system_attributes(
+    collected, moto_url, in_traced_lambda, message_traceparent, fifo
+):
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, f"ten-batch-{fifo}", fifo)
+    entries = [
+        {
+            "Id": f"m{index}",
+            "MessageBody": f"order-{index}",
+            "MessageAttributes": ten_attributes(f"entry{index}"),
+            **fifo_fields(fifo, MessageDeduplicationId=f"dedup-{index}"),
+        }
+        for index in range(3)
+    ]
+    params = {"QueueUrl": queue, "Entries": entries}
+    users = copy.deepcopy(params)
+    traced, plain = traced_and_plain(
+        sqs,
+        "send_message_batch",
+        params,
+        lambda header: {**params, "Entries": [with_system_attribute(e, header) for e in entries]},
+    )
+
+    assert_sent_alike(traced, plain)
+    assert params == users
+    (batch,) = calls(collected, "SendMessageBatch")
+    for entry in traced.json()["Entries"]:
+        assert len(entry["MessageAttributes"]) == 10
+        header = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
+        assert parse(header).parent == batch.span_id
+
+
+def test_an_sqs_batch_of_mixed_fullness_gets_traceparent_where_there_is_room(
+    moto_url, in_traced_lambda, message_traceparent
+):
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, "mixed-batch")
+    wire = record_wire(sqs)
+    nine = dict(list(ten_attributes().items())[:9])
+    with lambda_invocation():
+        result = sqs.send_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": "full", "MessageBody": "a", "MessageAttributes": ten_attributes()},
+                {"Id": "nine", "MessageBody": "b", "MessageAttributes": nine},
+                {"Id": "none", "MessageBody": "c"},
+            ],
+        )
+
+    assert sorted(entry["Id"] for entry in result["Successful"]) == ["full", "nine", "none"]
+    full, with_nine, bare = wire[-1].json()["Entries"]
+    assert full["MessageAttributes"] == ten_attributes()
+    assert list(with_nine["MessageAttributes"]) == [*nine, "traceparent"]
+    assert list(bare["MessageAttributes"]) == ["traceparent"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "fifo"),
+    [("publish", False), ("publish", True), ("publish_batch", False), ("publish_batch", True)],
+)
+def test_an_sns_message_with_10_attributes_leaves_exactly_as_without_the_layer(
+    moto_url, in_traced_lambda, message_traceparent, operation, fifo
+):
+    """No room, nothing added: same bytes, same signature. A raw-delivery SQS subscription,
+    which SNS would starve of any message over 10 attributes, receives them."""
+    sns, sqs = client("sns", moto_url), client("sqs", moto_url)
+    suffix = f"{operation}-{fifo}".replace("_", "-")
+    attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "true"} if fifo else {}
+    name = f"ten-{suffix}" + (".fifo" if fifo else "")
+    topic = sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    queue = create_queue(sqs, f"raw-{suffix}", fifo)
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn(sqs, queue),
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    message = {"Message": "order-1", "MessageAttributes": ten_attributes(), **fifo_fields(fifo)}
+    if operation == "publish":
+        params = {"TopicArn": topic, **message}
+    else:
+        entries = [{"Id": "one", **message}, {"Id": "two", **message, "Message": "order-2"}]
+        params = {"TopicArn": topic, "PublishBatchRequestEntries": entries}
+    users = copy.deepcopy(params)
+    traced, plain = traced_and_plain(sns, operation, params)
+
+    assert_sent_alike(traced, plain)
+    assert traced.header("X-Amzn-Trace-Id") != plain.header("X-Amzn-Trace-Id")
+    assert params == users
+    received = sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    bodies = ["order-1"] if operation == "publish" else ["order-1", "order-2"]
+    # Content-based deduplication (FIFO) delivers each body once: the attributes are not hashed.
+    assert sorted(delivered["Body"] for delivered in received) == sorted(
+        bodies if fifo else bodies * 2
+    )
+    for delivered in received:
+        assert delivered["MessageAttributes"] == ten_attributes()
+
+
+def test_sns_with_room_carries_aws_trace_header_to_raw_and_enveloped_sqs_subscribers(
+    collected, moto_url, in_traced_lambda
+):
+    sns, sqs = client("sns", moto_url), client("sqs", moto_url)
+    topic = sns.create_topic(Name="nine-attributes")["TopicArn"]
+    raw, enveloped = create_queue(sqs, "nine-raw"), create_queue(sqs, "nine-enveloped")
+    for queue, raw_delivery in ((raw, "true"), (enveloped, "false")):
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=queue_arn(sqs, queue),
+            Attributes={"RawMessageDelivery": raw_delivery},
+        )
+    nine = dict(list(ten_attributes().items())[:9])
+    with lambda_invocation():
+        sns.publish(TopicArn=topic, Message="order-1", MessageAttributes=nine)
+
+    (publish,) = calls(collected, "Publish")
+    expected = f"Root={ROOT};Parent={publish.span_id};Sampled=1;Lineage={LINEAGE_ON_WIRE}"
+    (delivered,) = sqs.receive_message(QueueUrl=raw, MessageAttributeNames=["All"])["Messages"]
+    assert delivered["MessageAttributes"] == {**nine, "AWSTraceHeader": string_attribute(expected)}
+    (envelope,) = sqs.receive_message(QueueUrl=enveloped)["Messages"]
+    notification = json.loads(envelope["Body"])
+    assert notification["MessageAttributes"]["AWSTraceHeader"] == {
+        "Type": "String",
+        "Value": expected,
+    }
+    assert len(notification["MessageAttributes"]) == 10
+
+
+def test_the_system_attribute_reaches_sqs_and_comes_back_on_receive(
+    collected, moto_url, in_traced_lambda
+):
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, "system-attribute")
+    own = "Root=1-5759e988-000000000000000000000001;Parent=0000000000000001;Sampled=1"
+    with lambda_invocation():
+        sent = sqs.send_message(QueueUrl=queue, MessageBody="traced")
+        sqs.send_message(
+            QueueUrl=queue,
+            MessageBody="own header",
+            MessageSystemAttributes={"AWSTraceHeader": string_attribute(own)},
+        )
+
+    assert sent["MessageId"]
+    send, _ = calls(collected, "SendMessage")
+    received = sqs.receive_message(
+        QueueUrl=queue, MaxNumberOfMessages=10, MessageSystemAttributeNames=["AWSTraceHeader"]
+    )["Messages"]
+    headers = {message["Body"]: message["Attributes"]["AWSTraceHeader"] for message in received}
+    assert headers == {
+        "traced": f"Root={ROOT};Parent={send.span_id};Sampled=1;Lineage={LINEAGE_ON_WIRE}",
+        "own header": own,
+    }
+
+
+@pytest.mark.parametrize("how", ["positional", "keyword"])
+def test_a_direct_make_api_call_carries_the_context_too(collected, moto_url, in_traced_lambda, how):
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, f"direct-{how}")
+    params = {"QueueUrl": queue, "MessageBody": how}
+    with lambda_invocation():
+        if how == "positional":
+            sqs._make_api_call("SendMessage", params)
+        else:
+            sqs._make_api_call(operation_name="SendMessage", api_params=params)
+
+    assert params == {"QueueUrl": queue, "MessageBody": how}
+    (message,) = sqs.receive_message(QueueUrl=queue, MessageSystemAttributeNames=["All"])[
+        "Messages"
+    ]
+    (send,) = calls(collected, "SendMessage")
+    assert parse(message["Attributes"]["AWSTraceHeader"]).parent == send.span_id
+
+
+def test_events_carry_the_calls_trace_header_unless_they_have_their_own(
+    collected, moto_url, in_traced_lambda
+):
+    events = client("events", moto_url)
+    wire = record_wire(events)
+    with lambda_invocation():
+        result = events.put_events(
+            Entries=[
+                {"Source": "orders", "DetailType": "created", "Detail": "{}"},
+                {
+                    "Source": "orders",
+                    "DetailType": "paid",
+                    "Detail": "{}",
+                    "TraceHeader": "Root=mine",
+                },
+            ]
+        )
+
+    assert result["FailedEntryCount"] == 0
+    (put,) = calls(collected, "PutEvents")
+    created, paid = wire[-1].json()["Entries"]
+    assert created["TraceHeader"] == wire[-1].header("X-Amzn-Trace-Id")
+    assert parse(created["TraceHeader"]).parent == put.span_id
+    assert paid["TraceHeader"] == "Root=mine"
+
+
+def test_a_step_functions_execution_carries_the_calls_trace_header(
+    collected, moto_url, in_traced_lambda
+):
+    sfn = client("stepfunctions", moto_url)
+    machine = sfn.create_state_machine(
+        name="flow",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/flow",
+    )["stateMachineArn"]
+    wire = record_wire(sfn)
+    with lambda_invocation():
+        started = sfn.start_execution(stateMachineArn=machine, input="{}")
+
+    assert started["executionArn"]
+    body = wire[-1].json()
+    assert body["traceHeader"] == wire[-1].header("X-Amzn-Trace-Id")
+    (start,) = calls(collected, "StartExecution")
+    assert parse(body["traceHeader"]).parent == start.span_id
+
+
+def test_lambda_invoke_carries_the_context_in_its_header_and_its_payload_is_untouched(
+    collected, monkeypatch
+):
+    in_lambda(monkeypatch, LAMBDA_HEADER)
+    with ScriptedAWS() as server:
+        aws_lambda = client("lambda", server.url)
+        wire = record_wire(aws_lambda)
+        with lambda_invocation():
+            aws_lambda.invoke(FunctionName="next-step", Payload=b'{"order": 1}')
+
+    invoke = collected.one_aws()
+    ((sent,),) = server.trace_headers()
+    assert sent == f"Root={ROOT};Parent={invoke.span_id};Sampled=1;Lineage={LINEAGE_ON_WIRE}"
+    assert wire[-1].body == b'{"order": 1}'
+    assert wire[-1].header("X-Amz-Client-Context") is None
+
+
+def test_outside_a_trace_messages_leave_as_without_the_layer(collected, moto_url, frozen_clock):
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, "untraced")
+    wire = record_wire(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody="untraced")
+    with layer_removed():
+        sqs.send_message(QueueUrl=queue, MessageBody="untraced")
+
+    traced, plain = wire[-2:]
+    assert_sent_alike(traced, plain)
+    assert traced.header("X-Amzn-Trace-Id") is None
+
+
+def test_a_failing_injection_leaves_the_call_as_without_the_layer(
+    collected, moto_url, in_traced_lambda, monkeypatch, capsys
+):
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("injection bug")
+
+    monkeypatch.setattr(message_injection, "inject", broken)
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, "broken-injection")
+    params = {"QueueUrl": queue, "MessageBody": "still sent"}
+    traced, plain = traced_and_plain(sqs, "send_message", params)
+    sqs.send_message(**params)
+
+    assert_sent_alike(traced, plain)
+    assert [span.attributes[semconv.RPC_METHOD] for span in collected.aws()][-2:] == [
+        "SendMessage",
+        "SendMessage",
+    ]
+    errors = [line for line in capsys.readouterr().err.splitlines() if "injection bug" in line]
+    assert len(errors) == 1 and errors[0].startswith("xraylayer: ERROR")
+
+
+def test_a_message_without_room_is_logged_once_at_debug_level(
+    moto_url, in_traced_lambda, message_traceparent, monkeypatch, capsys
+):
+    sqs = client("sqs", moto_url)
+    queue = create_queue(sqs, "no-room-log")
+    full = {"QueueUrl": queue, "MessageBody": "full", "MessageAttributes": ten_attributes()}
+    with lambda_invocation():
+        sqs.send_message(**full)  # at the default level (warning): nothing
+        assert capsys.readouterr().err == ""
+        monkeypatch.setenv("XRAYLAYER_LOG_LEVEL", "debug")
+        for _ in range(3):
+            sqs.send_message(**full)
+
+    assert capsys.readouterr().err.splitlines() == [
+        "xraylayer: DEBUG SQS SendMessage: trace context left out of a message: "
+        + message_injection.NO_ROOM
+    ]

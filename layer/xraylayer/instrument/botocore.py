@@ -19,6 +19,12 @@ custom senders see it too), and, unlike a ``before-send`` handler, it needs no r
 each client's event system. It is where the X-Ray SDK and OpenTelemetry's botocore
 instrumentation inject, too.
 
+The messages a call sends carry its context as well: before botocore sees the parameters,
+``message_injection`` adds the call's X-Ray header (and, where configured, a W3C ``traceparent``)
+where SQS, SNS, EventBridge and Step Functions pass it on to their consumers, and only where it
+fits (never an 11th message attribute). botocore gets a copy; the user's own dicts stay as
+they were.
+
 Fail open: the user's call runs exactly as without the layer (same arguments, return value,
 exception and retries); anything going wrong in here is reported once through
 ``diagnostics.internal_error`` and the call goes on untraced.
@@ -33,7 +39,7 @@ from collections.abc import Callable
 from types import ModuleType
 from urllib.parse import quote  # already imported by botocore itself
 
-from .. import context, diagnostics, trace_header
+from .. import config, context, diagnostics, message_injection, trace_header
 from .. import semconv as sc
 from ..aws_resources import resource_attributes
 from ..spans import CLIENT, Span
@@ -111,6 +117,7 @@ def _traced_api_call(make_api_call: Callable[..., Any]) -> Callable[..., Any]:
         call = _begin(client, args, kwargs)
         if call is None:
             return make_api_call(client, *args, **kwargs)
+        args, kwargs = _with_message_context(call, args, kwargs)
         try:
             response = make_api_call(client, *args, **kwargs)
         except BaseException as error:
@@ -248,6 +255,58 @@ def lambda_parent() -> Span | None:
         span_id=header.parent,
         sampled=header.sampled == "1",
     )
+
+
+# --- the messages ---------------------------------------------------------------------------
+
+
+def _with_message_context(call: _Call, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``_make_api_call``'s arguments with trace context in the messages the call sends
+    (``message_injection``: SQS, SNS, EventBridge, Step Functions), or exactly as they came.
+
+    The context is the call's own X-Ray header, so each message names the span of the call
+    that sent it, as the request does; a call that announces no trace sends none.
+    """
+    try:
+        if not message_injection.carries_context(call.service_id, call.operation):
+            return args, kwargs
+        incoming = os.environ.get(_ENV_TRACE_HEADER)
+        if not announces_trace(call.span, incoming):
+            return args, kwargs
+        injection = message_injection.inject(
+            call.service_id,
+            call.operation,
+            call.params,
+            span=call.span,
+            xray_header=outgoing_trace_header(call.span, incoming),
+            settings=config.settings(),
+        )
+        for reason in injection.skipped:
+            _log_skipped(call, reason)
+        if injection.params is call.params:
+            return args, kwargs
+        return _with_params(args, kwargs, injection.params)
+    except Exception as error:
+        diagnostics.internal_error("putting trace context into an AWS call's messages", error)
+        return args, kwargs
+
+
+def _log_skipped(call: _Call, reason: str) -> None:
+    """Once per operation and reason, at debug level: a message without room is the user's
+    normal business, not a problem to warn about on every send."""
+    where = f"{call.service_id} {call.operation}"
+    diagnostics.log(
+        "debug",
+        f"{where}: trace context left out of a message: {reason}",
+        once=f"message context {where}: {reason}",
+    )
+
+
+def _with_params(args: tuple, kwargs: dict, params: Any) -> tuple[tuple, dict]:
+    """``_make_api_call``'s arguments with ``api_params`` replaced, wherever it was passed."""
+    if len(args) >= 2:
+        return (args[0], params, *args[2:]), kwargs
+    return args, {**kwargs, "api_params": params}
 
 
 # --- the header -----------------------------------------------------------------------------
