@@ -235,7 +235,7 @@ MESSAGE_TRACEPARENT = Variable(
     _boolean,
     False,
     "true also puts a W3C `traceparent` message attribute on SQS/SNS sends that have room "
-    "for it (at most 10 attributes); the X-Ray context goes anyway.",
+    "for it (at most 10 attributes; needs tracecontext in OTEL_PROPAGATORS).",
 )
 NEXT_WRAPPER = Variable(
     "XRAYLAYER_NEXT_WRAPPER",
