@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for developers and CI: sets up .venv on first use, then runs the command.
-#   ./dev.sh demo        build the layer and run the example function in the local sandbox
+#   ./dev.sh demo        build the layer, run the orders demo, show the trace views
 #   ./dev.sh test        the whole test suite (lint included); --quick for the CI subset
 #   ./dev.sh build       build dist/ layer zips only
 #   ./dev.sh local ...   the xraylayer-local CLI

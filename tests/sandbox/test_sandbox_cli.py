@@ -52,8 +52,42 @@ def test_invoke_exits_non_zero_when_the_function_fails() -> None:
     assert '"errorType": "ValueError"' in done.stdout
 
 
-def test_demo_runs_the_example_function_with_the_built_layer(built_layer: Path) -> None:
-    done = _run("demo", "--layer", str(built_layer), "--color", "never")
+def test_invoke_with_view_shows_the_views_of_everything_collected(tmp_path: Path) -> None:
+    saved, page = tmp_path / "traces.jsonl", tmp_path / "report.html"
+    done = _run(
+        "invoke",
+        "--function",
+        str(FUNCTIONS),
+        "--handler",
+        "basic.hello",
+        "--times",
+        "3",
+        "--python",
+        "3.11",
+        "--name",
+        "greeter",
+        "--view",
+        "--save",
+        str(saved),
+        "--html",
+        str(page),
+        "--color",
+        "never",
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count('"statusCode": 201') == 2
-    assert "orders [AWS::Lambda::Function]" in done.stdout
+    documents = [json.loads(line) for line in saved.read_text().splitlines()]
+    # Lambda's two segments per invoke (Active tracing, no layer here).
+    assert len(documents) == 6
+    trees, views = done.stdout.split(f"{len(documents)} trace documents: {saved}")
+    assert trees.count("status=success") == 3
+    assert "greeter" in views
+    assert f"HTML report (timeline, service map, response times): {page}" in views
+    assert "greeter" in page.read_text()
+
+
+def test_invoke_without_view_prints_no_views(tmp_path: Path) -> None:
+    done = _run(
+        "invoke", "--function", str(FUNCTIONS), "--handler", "basic.hello", "--python", "3.11"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HTML report" not in done.stdout
