@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import boto3
 from xraylayer_local.moto_server import MotoServer
 
 ORDER = {"order_id": "o-7", "items": ["tea", "cake"]}
@@ -35,19 +34,13 @@ def orders_environment(moto: MotoServer, table: str, bucket: str) -> Iterator[di
     and the payment service running until the block ends."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Payments)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    clients = moto.client_env()
-    session = boto3.session.Session(
-        aws_access_key_id=clients["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=clients["AWS_SECRET_ACCESS_KEY"],
-        region_name=moto.region,
-    )
-    session.client("dynamodb", endpoint_url=moto.endpoint_url).create_table(
+    moto.client("dynamodb").create_table(
         TableName=table,
         KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    s3 = session.client("s3", endpoint_url=moto.endpoint_url)
+    s3 = moto.client("s3")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="prices.json", Body=json.dumps(PRICES))
     try:

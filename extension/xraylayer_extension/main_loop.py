@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 EXTENSION_NAME = "xraylayer"
 NEXT_PATH = "/2020-01-01/extension/event/next"
 NO_SENDER_GRACE_S = 0.05  # once it showed it does not: spans arriving later go next time
-RUNTIME_DONE_WAIT_S = 0.5  # after a crash, for Lambda to say what it was (buffered 25 ms)
+RUNTIME_DONE_WAIT_S = 1.0  # after a crash, for Lambda to say what it was (buffered 25 ms)
 EXPORT_BUDGET_S = 1.0  # the longest one flush keeps the environment busy after a response
 SHUTDOWN_MARGIN_S = 0.2  # of the SHUTDOWN deadline, kept to log the counts and exit
 

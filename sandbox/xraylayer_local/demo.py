@@ -33,8 +33,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from .event_sources import sqs_event
 from .moto_server import MotoServer
 from .results import InvokeResult
@@ -244,28 +242,17 @@ class World:
     queue_arn: str
 
 
-def client(moto: MotoServer, service: str) -> Any:
-    clients = moto.client_env()
-    return boto3.client(
-        service,
-        endpoint_url=moto.endpoint_url,
-        region_name=moto.region,
-        aws_access_key_id=clients["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=clients["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 def create_world(moto: MotoServer) -> World:
     """Table, bucket, topic and queue, the queue subscribed to the topic (raw delivery off, so
     each message body is the SNS notification envelope, as by default)."""
-    client(moto, "dynamodb").create_table(
+    moto.client("dynamodb").create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    client(moto, "s3").create_bucket(Bucket=BUCKET)
-    sns, sqs = client(moto, "sns"), client(moto, "sqs")
+    moto.client("s3").create_bucket(Bucket=BUCKET)
+    sns, sqs = moto.client("sns"), moto.client("sqs")
     topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -347,7 +334,7 @@ def run(
             )
         )
         done, consumed = _drive(
-            api, receipts, sqs=client(moto, "sqs"), world=world, count=requests, say=say
+            api, receipts, sqs=moto.client("sqs"), world=world, count=requests, say=say
         )
         sandboxes.close()  # shut both down: the extensions export what they still hold
         documents = api.daemon.documents + receipts.daemon.documents

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 _START_DEADLINE_S = 60.0
 _STOP_GRACE_S = 5.0
@@ -67,6 +68,19 @@ class MotoServer:
     def client_env(self) -> dict[str, str]:
         """``env()`` plus the region, for a boto3 client outside the sandbox (e.g. in a test)."""
         return {**self.env(), "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` talking to this server, for code outside the sandbox
+        (a test, the demo) to set up and read what the functions did."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def start(self) -> MotoServer:
         """Start the server and return once it answers HTTP."""

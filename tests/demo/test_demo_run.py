@@ -195,7 +195,7 @@ def test_both_functions_run_unchanged_without_the_layer(tmp_path: Path) -> None:
             answer = api.invoke(demo.api_gateway_event(order))
         assert answer.status == "success", answer.error
         assert answer.response["statusCode"] == 201
-        sqs = demo.client(moto, "sqs")
+        sqs = moto.client("sqs")
         messages = demo.receive(sqs, world.queue_url, 1)
         receipts_env = {**moto.env(), "RECEIPTS_BUCKET": demo.BUCKET}
         with Sandbox(
@@ -208,6 +208,6 @@ def test_both_functions_run_unchanged_without_the_layer(tmp_path: Path) -> None:
             written = receipts.invoke(sqs_event(messages, world.queue_arn, moto.region))
         assert written.status == "success", written.error
         (key,) = written.response["receipts"]
-        body = demo.client(moto, "s3").get_object(Bucket=demo.BUCKET, Key=key)["Body"].read()
+        body = moto.client("s3").get_object(Bucket=demo.BUCKET, Key=key)["Body"].read()
         assert b"espresso" not in body and b"green tea" in body and b"total" in body
     assert path == "ok"

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from xraylayer.trace_header import parse
 from xraylayer_local import InvokeResult, Sandbox
@@ -91,18 +90,6 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
         server.stop()
 
 
-def _client(moto: MotoServer, service: str) -> Any:
-    """A boto3 client of the test itself, talking to ``moto``."""
-    clients = moto.client_env()
-    return boto3.client(
-        service,
-        endpoint_url=moto.endpoint_url,
-        region_name=moto.region,
-        aws_access_key_id=clients["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=clients["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 def _recorder(moto: MotoServer, action: str) -> str:
     """One call of moto's request recorder API (``/moto-api/recorder/<action>``)."""
     with _NO_PROXY.open(f"{moto.endpoint_url}/moto-api/recorder/{action}", data=b"") as answer:
@@ -148,7 +135,7 @@ def _subscribe(sns: Any, topic_arn: str, queue_arn: str, *, raw: bool) -> str:
 
 @pytest.fixture(scope="module")
 def world(moto: MotoServer) -> World:
-    sqs, sns, events = (_client(moto, name) for name in ("sqs", "sns", "events"))
+    sqs, sns, events = (moto.client(name) for name in ("sqs", "sns", "events"))
     urls = {role: sqs.create_queue(QueueName=f"propagation-{role}")["QueueUrl"] for role in QUEUES}
     arns = {
         role: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -232,7 +219,7 @@ def _receive(sqs: Any, queue_url: str, count: int) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def delivered(moto: MotoServer, world: World, produced: Produced) -> dict[str, list[dict]]:
     """What each queue received from the producer, by queue role."""
-    sqs = _client(moto, "sqs")
+    sqs = moto.client("sqs")
     counts = {role: 1 for role in QUEUES} | {"batch": BATCH_SIZE}
     return {role: _receive(sqs, world.queue_urls[role], counts[role]) for role in QUEUES}
 
