@@ -4,6 +4,7 @@
 #   ./dev.sh test        the whole test suite (lint included); --quick for the CI subset
 #   ./dev.sh build       build dist/ layer zips only
 #   ./dev.sh local ...   the xraylayer-local CLI
+#   ./dev.sh bench       build, then benchmark against no tracing and peer tracers (--quick: smoke)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -58,6 +59,11 @@ case "$cmd" in
     local)
         ensure_venv
         exec "$venv/bin/xraylayer-local" "$@"
+        ;;
+    bench)
+        ensure_venv
+        ./build.sh
+        exec "$venv/bin/python" bench/suite.py "$@"
         ;;
     *)
         sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'

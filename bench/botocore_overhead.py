@@ -19,13 +19,13 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import boto3
 import botocore
 import botocore.client
 import botocore.endpoint
-from botocore.awsrequest import AWSResponse
+from function.offline_aws import answer_in_process
 from patch_toggle import CountingSink, unpatched
 from xraylayer.instrument import botocore as instrumentation
 from xraylayer.spans import Span
@@ -93,25 +93,6 @@ def create_table(client: object) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     client.put_item(TableName="bench", Item={"id": {"S": "1"}, "n": {"N": "7"}})
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: object) -> Iterator[bytes]:
-        yield self.body
-
-
-def answer_in_process(client: object) -> None:
-    """Answer every GetItem before it is sent: botocore still serializes, signs and parses."""
-    body = b'{"Item": {"id": {"S": "1"}, "n": {"N": "7"}}}'
-    headers = {"x-amzn-RequestId": "bench", "Content-Type": "application/x-amz-json-1.0"}
-
-    def answer(request: object, **_: object) -> AWSResponse:
-        return AWSResponse(request.url, 200, headers, _Raw(body))
-
-    client.meta.events.register("before-send.dynamodb.GetItem", answer)
 
 
 def main() -> None:

@@ -50,7 +50,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from handoff_emit import invocation, sdk_span
-from sitecustomize_start import layer_zip, percentile
+from repo import REPO, layer_zip
+from sampling import Figures, alternating, percentile
 from xraylayer.handoff import Handoff
 from xraylayer.spans import Span
 from xraylayer.xray_document import subsegment_documents
@@ -66,7 +67,6 @@ from xraylayer_local.runtimes import SUPPORTED_VERSIONS, RuntimeNotFoundError, f
 from xraylayer_local.telemetry_delivery import SubscriptionInvalid, validate_subscription
 
 BEGAN = time.monotonic()
-REPO = Path(__file__).resolve().parents[1]
 BUDGET_MS = 40.0
 EXTENSION_NAME = "xraylayer"
 REQUEST_ID = "r"  # the request id of handoff_emit.invocation()
@@ -108,7 +108,6 @@ for _ in sys.stdin:
     print(len(daemon.documents), flush=True)
 """
 
-Figures = dict[str, dict[str, list[float]]]  # version -> measure -> one value per run
 Import = tuple[str, int, int]  # module, cumulative µs, nesting depth (as -X importtime says)
 
 
@@ -251,20 +250,6 @@ class ExtensionRun:
         self.process.kill()
         self.process.wait()
         self.api.close()
-
-
-def alternating(
-    pythons: dict[str, Path], runs: int, measure: Callable[[str, Path], dict[str, float]]
-) -> Figures:
-    """``measure`` for each version, ``runs`` times, the order reversed every other run so
-    machine noise hits all versions alike."""
-    figures: Figures = {version: {} for version in pythons}
-    order = list(pythons.items())
-    for run in range(runs):
-        for version, bindir in order if run % 2 == 0 else reversed(order):
-            for name, value in measure(version, bindir).items():
-                figures[version].setdefault(name, []).append(value)
-    return figures
 
 
 # --- 1. start ----------------------------------------------------------------------------------

@@ -22,17 +22,15 @@ time and as this thread's CPU time (which the server and other processes do not 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import os
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import requests
 import urllib3
+from loopback import LoopbackServer
 from patch_toggle import CountingSink, unpatched
 from requests.adapters import BaseAdapter
 from xraylayer.instrument import http_client
@@ -49,22 +47,6 @@ PATCHED = (
     (urllib3.HTTPConnectionPool, "urlopen"),
     *((http.client.HTTPConnection, name) for name in http_client.METHODS),
 )
-SERVER = """
-import http.server, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"""
 
 
 class CannedAdapter(BaseAdapter):
@@ -78,17 +60,6 @@ class CannedAdapter(BaseAdapter):
 
     def close(self) -> None:
         """Nothing to close."""
-
-
-@contextlib.contextmanager
-def loopback_server() -> Iterator[str]:
-    child = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(child.stdout.readline())
-        yield f"http://127.0.0.1:{port}/status/200?user=42"
-    finally:
-        child.terminate()
-        child.wait()
 
 
 def per_call_us(call: Callable[[], object], calls: int) -> list[tuple[float, float]]:
@@ -131,7 +102,8 @@ def main() -> None:
     requests_patch.patch(requests)
     sink = CountingSink()
     TRACER.sink = sink
-    with loopback_server() as url:
+    with LoopbackServer() as server:
+        url = server.url("/status/200?user=42")
         session = requests.Session()
         compare("no trace", lambda: session.get(url), options.calls, options.rounds)
         os.environ["_X_AMZN_TRACE_ID"] = HEADER

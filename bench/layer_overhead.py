@@ -14,20 +14,14 @@ import argparse
 import platform
 import statistics
 import sys
-from pathlib import Path
 
+from repo import REPO, layer_zip
+from sampling import alternating, percentile
 from xraylayer_local import Sandbox
 from xraylayer_local.moto_server import MotoServer
 
-REPO = Path(__file__).resolve().parents[1]
 FUNCTION = REPO / "examples" / "hello"
 EVENT = {"order_id": "bench-1", "items": 2}
-
-
-def layer_zip() -> Path:
-    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-    return REPO / "dist" / f"xraylayer-python-{arch}.zip"
-
 
 CONFIGURATIONS = {
     "no layer": lambda: ([], {}),
@@ -59,11 +53,6 @@ def measure(name: str, moto: MotoServer, warm: int, python: str | None) -> dict[
             figures["warm"].append(result.response_latency_ms)
             figures["after"].append(result.post_runtime_ms)
     return figures
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def report(results: dict[str, dict[str, list]]) -> str:
@@ -98,13 +87,12 @@ def main() -> int:
     if not layer_zip().exists():
         print(f"{layer_zip()} not found: run ./build.sh first", file=sys.stderr)
         return 2
-    results: dict[str, dict[str, list]] = {name: {} for name in CONFIGURATIONS}
     with MotoServer() as moto:
-        for run in range(args.cold_starts):
-            names = list(CONFIGURATIONS)
-            for name in names if run % 2 == 0 else reversed(names):
-                for key, values in measure(name, moto, args.warm, args.python).items():
-                    results[name].setdefault(key, []).extend(values)
+        results = alternating(
+            CONFIGURATIONS,
+            args.cold_starts,
+            lambda name, _: measure(name, moto, args.warm, args.python),
+        )
     print(
         f"{args.cold_starts} cold starts and {args.cold_starts * args.warm} warm invokes per "
         f"configuration, alternating; Python {args.python or platform.python_version()}; "

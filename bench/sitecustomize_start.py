@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,15 +25,11 @@ import time
 import zipfile
 from pathlib import Path
 
+from repo import layer_zip
+from sampling import percentile
 from xraylayer_local.runtimes import provision
 
-REPO = Path(__file__).resolve().parents[1]
 BUDGET_MS = 2.0
-
-
-def layer_zip() -> Path:
-    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-    return REPO / "dist" / f"xraylayer-python-{arch}.zip"
 
 
 def wrapper_environment(opt: Path, version: str) -> dict[str, str]:
@@ -50,11 +45,16 @@ def wrapper_environment(opt: Path, version: str) -> dict[str, str]:
     return {"PYTHONPATH": added, "XRAYLAYER_ADDED_PYTHONPATH": added}
 
 
-def start_ms(command: list[str], env: dict[str, str]) -> float:
-    """Wall time of one start-to-exit of `command`, in ms."""
+def start_ms(command: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    """Wall time of one start-to-exit of `command`, in ms; what it writes is kept out of the
+    benchmark's output (and shown if it fails)."""
     began = time.perf_counter()
-    subprocess.run(command, env=env, check=True)
-    return (time.perf_counter() - began) * 1000
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, check=False)
+    elapsed = (time.perf_counter() - began) * 1000
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).decode("utf-8", "replace")[-2000:]
+        raise RuntimeError(f"{command[0]} exited with {done.returncode}:\n{output}")
+    return elapsed
 
 
 def importtime_us(python: str, env: dict[str, str]) -> int:
@@ -71,11 +71,6 @@ def importtime_us(python: str, env: dict[str, str]) -> int:
         if len(parts) == 3 and parts[2] == "sitecustomize":
             return int(parts[1])
     raise SystemExit("sitecustomize did not run:\n" + done.stderr)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> int:
