@@ -16,18 +16,22 @@ def _invocations(documents: list[dict]):
     return find_invocations(join(documents))
 
 
+def _span(parent: str | None, start: float, end: float, **fields: object) -> dict:
+    """The layer's invocation span ``s1`` of function ``f`` (request ``r``), warm unless told."""
+    fields = {"trace_id": ROOT, "function": "f", "request_id": "r", "cold": False, **fields}
+    return invocation_span("s1", parent, start, end, **fields)
+
+
 def test_lambdas_two_segments_and_the_layers_span_are_one_invocation():
     ids = LambdaTraceIds.new()
     documents = [
         *lambda_documents(
             ROOT, ids, function="orders", request_id="r1", start=T0, duration=0.05, init=0.3
         ),
-        invocation_span(
-            "s1",
+        _span(
             ids.invocation,
             T0 + 0.301,
             T0 + 0.345,
-            trace_id=ROOT,
             function="orders",
             request_id="r1",
             cold=True,
@@ -49,12 +53,10 @@ def test_lambdas_two_segments_and_the_layers_span_are_one_invocation():
 
 
 def test_the_layers_span_alone_from_the_file_exporter():
-    span = invocation_span(
-        "s1",
+    span = _span(
         "0123456789abcdef",
         T0,
         T0 + 0.02,
-        trace_id=ROOT,
         function="orders",
         request_id="r1",
         cold=True,
@@ -68,24 +70,17 @@ def test_the_layers_span_alone_from_the_file_exporter():
 
 
 def test_a_cold_span_without_a_measured_init_takes_its_init_span():
-    span = invocation_span(
-        "s1", None, T0 + 0.5, T0 + 0.52, trace_id=ROOT, function="f", request_id="r", cold=True
-    )
+    span = _span(None, T0 + 0.5, T0 + 0.52, cold=True)
     init = subsegment("i1", "s1", "Init", T0, T0 + 0.4, trace_id=ROOT)
     [invocation] = _invocations([span, init])
     assert invocation.init_ms == pytest.approx(400.0, abs=0.01)
 
 
 def test_a_warm_invocation_adds_no_init():
-    span = invocation_span(
-        "s1",
+    span = _span(
         None,
         T0,
         T0 + 0.02,
-        trace_id=ROOT,
-        function="f",
-        request_id="r",
-        cold=False,
         init_ms=999.0,
     )
     [invocation] = _invocations([span])
@@ -94,15 +89,10 @@ def test_a_warm_invocation_adds_no_init():
 
 
 def test_an_unsampled_invocation_the_layer_wrote_as_a_segment():
-    segment = invocation_span(
-        "s1",
+    segment = _span(
         None,
         T0,
         T0 + 0.02,
-        trace_id=ROOT,
-        function="f",
-        request_id="r",
-        cold=False,
         origin="AWS::Lambda::Function",
     )
     segment.pop("type")
@@ -161,15 +151,10 @@ def test_flags_of_every_writer_add_up():
             status="error",
             error_type="Runtime.Unhandled",
         ),
-        invocation_span(
-            "s1",
+        _span(
             ids.invocation,
             T0,
             T0 + 0.02,
-            trace_id=ROOT,
-            function="f",
-            request_id="r",
-            cold=False,
             error=True,
         ),
     ]
