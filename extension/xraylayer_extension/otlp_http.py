@@ -301,11 +301,7 @@ def _success(count: int, reply: bytes, attempts: int) -> ExportResult:
     partial = json_object(reply).get("partialSuccess")
     if not isinstance(partial, dict):
         return ExportResult(exported=count, attempts=attempts)
-    try:
-        rejected = int(partial.get("rejectedSpans") or 0)
-    except (TypeError, ValueError):
-        rejected = 0
-    rejected = min(max(rejected, 0), count)
+    rejected = _count(partial.get("rejectedSpans"), count)
     message = partial.get("errorMessage")
     message = short(message) if isinstance(message, str) and message else None
     if message and not rejected:
@@ -313,6 +309,20 @@ def _success(count: int, reply: bytes, attempts: int) -> ExportResult:
     return ExportResult(
         exported=count - rejected, rejected=rejected, attempts=attempts, message=message
     )
+
+
+def _count(value: object, most: int) -> int:
+    """A span count from the receiver (an int, or its JSON text) within 0..``most``; an
+    infinite one (valid JSON: ``1e999``) is all of them."""
+    import math
+
+    try:
+        number = float(value or 0)  # type: ignore[arg-type]
+    except OverflowError:  # an int beyond any float: more than any batch
+        return most
+    except (TypeError, ValueError):
+        return 0
+    return 0 if math.isnan(number) else int(min(max(number, 0), most))
 
 
 def _reply_message(reply: bytes, status: int) -> str:

@@ -383,6 +383,9 @@ class _DaemonSocket:
                 host, port, type=socket.SOCK_DGRAM
             )[0]
             self._socket = socket.socket(family, kind, protocol)
+            from xraylayer.xray_udp import bind_beside
+
+            bind_beside(self._socket, self._target)
         except (OSError, UnicodeError) as error:  # UnicodeError: a name IDNA refuses
             self._unusable = UNRESOLVABLE, f"{type(error).__name__}: {error}"
             _warn(f"X-Ray daemon {host}:{port} unusable ({error}); OTLP spans for it dropped")

@@ -203,7 +203,7 @@ def encode_invocation_end(
 def span_payload(span: Span) -> dict[str, Any]:
     """The span as a SPAN object: fields at their default are left out."""
     payload: dict[str, Any] = {
-        "name": span.name,
+        "name": span.name if isinstance(span.name, str) else str(json_safe(span.name)),
         "trace_id": span.trace_id,
         "span_id": span.span_id,
         "start": span.start_time,

@@ -122,6 +122,7 @@ class DaemonClient:
                     _lookup_name(self.host), self.port, type=socket.SOCK_DGRAM
                 )[0]
                 sock = socket.socket(family, kind, protocol)
+                bind_beside(sock, target)
             except OSError as error:
                 self._unresolvable = True
                 diagnostics.log(
@@ -134,6 +135,14 @@ class DaemonClient:
             sock.setblocking(False)
             self._socket, self._target = sock, target
         return self._socket
+
+
+def bind_beside(sock: socket.socket, target: tuple) -> None:
+    """Bind a sending socket to loopback when it sends to loopback: unbound, the kernel binds
+    it to every interface at the first send, where it would take datagrams from any host."""
+    host = target[0]
+    if host.startswith("127.") or host == "::1":
+        sock.bind((host, 0))
 
 
 def _lookup_name(host: str) -> str | bytes:
