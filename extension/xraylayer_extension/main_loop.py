@@ -54,6 +54,7 @@ NEXT_PATH = "/2020-01-01/extension/event/next"
 NO_SENDER_GRACE_S = 0.05  # once it showed it does not: spans arriving later go next time
 RUNTIME_DONE_WAIT_S = 1.0  # after a crash, for Lambda to say what it was (buffered 25 ms)
 EXPORT_BUDGET_S = 1.0  # the longest one flush keeps the environment busy after a response
+INVOKE_MARGIN_S = 0.1  # of an invocation's deadline, never spent exporting
 SHUTDOWN_MARGIN_S = 0.2  # of the SHUTDOWN deadline, kept to log the counts and exit
 
 
@@ -140,7 +141,7 @@ class ExtensionLoop:
 
         try:
             if self.decision.invocation_started(time.monotonic(), **self._pending_state()) != WAIT:
-                self._flush()
+                self._flush_within(deadline)
             grace = START_GRACE_S if self._sender_expected() else NO_SENDER_GRACE_S
             reports = self.reports
             done = (lambda: reports.done(request_id) is not None) if reports else None
@@ -155,7 +156,7 @@ class ExtensionLoop:
             self._defer(_ended(spans))
             answer = self.decision.invocation_finished(time.monotonic(), **self._pending_state())
             if answer != WAIT or outcome in (DEADLINE, RUNTIME_GONE, RUNTIME_DONE):
-                self._flush()
+                self._flush_within(deadline)
         except Exception as error:
             _log(f"exporting invocation {request_id} failed: {type(error).__name__}: {error}")
 
@@ -172,6 +173,17 @@ class ExtensionLoop:
 
         age = time.monotonic() - self._pending_since if self.pending else 0.0
         return {"spans": len(self.pending), "size": 0, "oldest_age": age}
+
+    def _flush_within(self, invocation_deadline: float) -> None:
+        """Flush, bounded by ``EXPORT_BUDGET_S`` and by the invocation's own deadline (epoch
+        seconds): Lambda counts the extension's work before ``next`` against the function's
+        timeout, so a slow or unreachable backend must never turn a success into a timeout.
+        With no time left (a timeout) the spans wait for SHUTDOWN, which comes next."""
+        import time
+
+        left = min(EXPORT_BUDGET_S, invocation_deadline - time.time() - INVOKE_MARGIN_S)
+        if left > 0:
+            self._flush(time.monotonic() + left)
 
     def _flush(self, deadline: float | None = None) -> None:
         """Export the pending spans, by ``deadline`` (``time.monotonic()``; by default

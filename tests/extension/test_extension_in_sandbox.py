@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -346,3 +347,18 @@ def test_a_failed_init_arrives_as_a_faulted_init_span(
     assert (init["name"], init["fault"], init["origin"]) == ("Init", True, "AWS::Lambda::Function")
     assert init["cause"]["exceptions"][0]["type"] == result.error_type
     assert init["end_time"] > init["start_time"]
+
+
+def test_an_unreachable_collector_never_turns_a_success_into_a_timeout(
+    traced: Callable[..., Sandbox],
+) -> None:
+    """Lambda counts the extension's work before `next` against the function's timeout: the
+    export gives up in time, and its spans are counted, not the invocation lost."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"  # nobody listens once closed
+    env = {"XRAYLAYER_EXPORTERS": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": closed}
+    with traced("slow_app.handler", {**env, "XRAYLAYER_FLUSH": "end"}, timeout_s=1) as sandbox:
+        # 0.45 s of work leaves less than the retries of an unbounded export would take
+        results = [sandbox.invoke({"sleep_s": 0.4}) for _ in range(3)]
+    assert [result.status for result in results] == ["success"] * 3

@@ -105,6 +105,10 @@ def test_an_invocation_past_its_deadline_is_closed_as_a_timeout(
     _start(handoff, "rid-1")
     deadline = time.time() + 0.3
     loop.invocation("rid-1", deadline)
+    assert [span.name for span in loop.pending] == ["S3", "orders"]  # no time left: SHUTDOWN
+    loop.shutdown("timeout")
+    summary = loop.summary()
+    loop.intake = None  # closed by shutdown
     daemon.sync()
     child, invocation = daemon.documents
     assert child["parent_id"] == invocation["id"]
@@ -112,11 +116,11 @@ def test_an_invocation_past_its_deadline_is_closed_as_a_timeout(
     assert invocation["end_time"] == pytest.approx(deadline, abs=0.01)
     (exception,) = invocation["cause"]["exceptions"]
     assert (exception["type"], exception["message"]) == TIMEOUT_CAUSE
-    assert loop.summary().startswith(
+    assert summary.startswith(
         "extension received 1 spans (function exported 0 itself, lost before export 0 (none), "
         "malformed datagrams 0); xray-daemon exported 2, dropped 0 (none); exporters xray-daemon;"
     )
-    assert "; invocations deadline: 1; " in loop.summary()
+    assert "; invocations deadline: 1; " in summary
 
 
 def test_shutdown_exports_what_is_left_and_removes_the_socket(

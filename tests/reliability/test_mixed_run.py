@@ -1,0 +1,77 @@
+"""bench/reliability.py's quick mixed run (200 invocations with every fault) keeps its books:
+every span made is exported, dropped with a reason or lost with a killed process, nothing is
+unaccounted, and every failed invocation arrives as a faulted invocation span. No timing is
+asserted (shared machines are noisy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def quick_run(built_layer: Path) -> tuple[dict, str]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "reliability.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    return json.loads(line.removeprefix("RESULT ")), done.stdout
+
+
+def test_the_books_balance(quick_run: tuple[dict, str]) -> None:
+    summary, output = quick_run
+    assert "unaccounted                     0" in output
+    assert summary["unaccounted"] == 0, summary["unaccounted_environments"]
+    for name, exporter in summary["exporters"].items():
+        assert exporter["unaccounted"] == 0, name
+    file, otlp = summary["exporters"]["file"], summary["exporters"]["otlp"]
+    assert summary["file_lines"] == file["exported"]  # the file has every document it counted
+    assert summary["otlp_collector_spans"] == otlp["exported"]
+    assert file["dropped"] == {} and file["rejected"] == 0
+    # The collector was down for a while: those spans are counted as dropped, not lost.
+    assert otlp["dropped"].get("connection_error", 0) > 0
+    assert summary["lost_with_runtime"] >= 0 and summary["lost_with_extension"] >= 0
+    made = summary["made"]
+    counted = (
+        file["exported"]
+        + sum(summary["lost_before_export"].values())
+        + summary["lost_with_runtime"]
+        + summary["lost_with_extension"]
+        + summary["direct_to_daemon_without_extension"]
+        + summary["function_exported"]
+    )
+    assert made == counted
+
+
+def test_every_failed_invocation_arrived_faulted(quick_run: tuple[dict, str]) -> None:
+    summary, _ = quick_run
+    assert summary["wrong_outcome"] == []
+    for action in ("raise", "sleep", "exit", "oom"):
+        assert summary["actions"][action] >= 1
+    assert summary["failed_missing"] == 0
+    assert (
+        summary["failed_arrived_faulted"] + summary["failed_lost_with_extension"]
+        == summary["failed_invocations"]
+    )
+
+
+def test_the_extension_kill_and_the_shutdowns_after_bursts_happened(
+    quick_run: tuple[dict, str],
+) -> None:
+    summary, _ = quick_run
+    (after_kill,) = summary["after_extension_kill"]
+    assert after_kill["error_type"] == "Extension.Crash"
+    assert len(summary["extension_killed"]) == 1
+    assert [s["extension_exit_codes"] for s in summary["shutdowns"]] == [{"xraylayer": 0}] * 2
+    assert all(s["killed"] == [] for s in summary["shutdowns"])
