@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,12 +65,20 @@ def route(
     return error(404, "NotFound", f"No route for {method} {path}")
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A process that dies mid-request (a crash, a kill at a timeout) resets its connection:
+        what Lambda sees every day, not a traceback in the sandbox's output."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class ApiServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 serving the current environment's APIs."""
 
     def __init__(self, current: Callable[[], Environment], port: int = 0) -> None:
         handler = type("Handler", (_Handler,), {"current": staticmethod(current)})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = _Server(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
