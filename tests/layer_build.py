@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from xraylayer_local.publish import built_zips
 
 REPO = Path(__file__).resolve().parents[1]
 DIST = REPO / "dist"
-ARCHITECTURES = ("x86_64", "arm64")
 BUILD_TIMEOUT_S = 600
 
 
@@ -32,4 +32,4 @@ def run_build(*args: str) -> None:
 
 def zip_paths(folder: Path) -> dict[str, Path]:
     """The layer zip of each architecture that build.sh writes into folder."""
-    return {arch: folder / f"xraylayer-python-{arch}.zip" for arch in ARCHITECTURES}
+    return built_zips(folder)

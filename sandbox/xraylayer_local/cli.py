@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import demo, views
+from . import demo, publish, views
 from .moto_server import MotoServer
 from .results import InvokeResult
 from .sandbox import Sandbox
@@ -102,6 +102,17 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument("--html", type=Path, help="also write the views as an HTML page here")
     _add_view_options(view)
     view.set_defaults(run=_view)
+
+    release = commands.add_parser(
+        "publish", help="publish the built layer zips with PublishLayerVersion; print the ARNs"
+    )
+    release.add_argument(
+        "--region", action="append", help="a region to publish in (repeatable; default: boto3's)"
+    )
+    release.add_argument("--dist", type=Path, default=REPO / "dist", help="where the zips are")
+    release.add_argument("--prefix", default=publish.DEFAULT_PREFIX, help="layer name prefix")
+    release.add_argument("--endpoint-url", help="another Lambda endpoint (a local emulator)")
+    release.set_defaults(run=_publish)
     return parser
 
 
@@ -241,6 +252,33 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # --- view ---------------------------------------------------------------------------------------
+
+
+def _publish(args: argparse.Namespace) -> int:
+    import boto3
+
+    zips = {
+        arch: args.dist / f"{publish.DEFAULT_PREFIX}-{arch}.zip" for arch in publish.ARCHITECTURES
+    }
+    missing = [str(path) for path in zips.values() if not path.is_file()]
+    if missing:
+        print(f"xraylayer-local: no layer zip at {', '.join(missing)}: run ./build.sh first")
+        return 2
+    regions = args.region or [boto3.session.Session().region_name or "us-east-1"]
+    from xraylayer import __version__
+
+    published = publish.publish(
+        zips,
+        regions,
+        version=__version__,
+        prefix=args.prefix,
+        client=lambda region: boto3.client(
+            "lambda", region_name=region, endpoint_url=args.endpoint_url
+        ),
+    )
+    for layer in published:
+        print(f"{layer.region}  {layer.architecture:<7} {layer.layer_version_arn}")
+    return 0
 
 
 def _view(args: argparse.Namespace) -> int:
