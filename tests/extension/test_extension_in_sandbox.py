@@ -19,6 +19,7 @@ from typing import ClassVar
 
 import pytest
 from orders_environment import ORDER, orders_environment
+from otlp_request import spans_of
 from xraylayer_local import Sandbox
 from xraylayer_local.layers import merge_layers
 
@@ -293,16 +294,10 @@ def test_a_slow_otlp_collector_adds_nothing_to_the_callers_latency(
         assert result.status == "success"
         assert result.response_latency_ms < 200 <= result.post_runtime_ms, result
     requests = [Parse(body, ExportTraceServiceRequest()) for body in bodies]
-    spans = [
-        (span.name, resource.resource)
-        for request in requests
-        for resource in request.resource_spans
-        for scope in resource.scope_spans
-        for span in scope.spans
-    ]
+    spans = [(resource, span) for request in requests for resource, span in spans_of(request)]
     # PassThrough, no caller: Lambda says Sampled=0, and OTLP still gets every invocation.
-    assert [name for name, _ in spans].count("before-sleep") == 4
-    service = {a.key: a.value.string_value for a in spans[0][1].attributes}["service.name"]
+    assert [span.name for _, span in spans].count("before-sleep") == 4
+    service = {a.key: a.value.string_value for a in spans[0][0].attributes}["service.name"]
     assert service == "orders-api"
 
 

@@ -24,6 +24,7 @@ from http_stand_in import (
     unused_port,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from otlp_request import spans_of
 from test_otlp_json import PARENT_ID, TRACE_ID, attributes_of, parse_request
 from xraylayer.spans import Span
 from xraylayer_extension import otlp_http
@@ -42,12 +43,7 @@ class Received:
 
     @property
     def spans(self) -> list[Any]:
-        return [
-            span
-            for resource_spans in self.request.resource_spans
-            for scope_spans in resource_spans.scope_spans
-            for span in scope_spans.spans
-        ]
+        return [span for _, span in spans_of(self.request)]
 
 
 class Receiver(http_stand_in.StandIn):

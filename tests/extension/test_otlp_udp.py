@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from otlp_request import spans_of
 from test_otlp_json import PARENT_ID, TRACE_ID, attributes_of
 from xraylayer.spans import Span
 from xraylayer.xray_udp import HEADER
@@ -58,12 +59,7 @@ class Datagram:
 
     @property
     def spans(self) -> list[Any]:
-        return [
-            span
-            for resource_spans in self.request.resource_spans
-            for scope_spans in resource_spans.scope_spans
-            for span in scope_spans.spans
-        ]
+        return [span for _, span in spans_of(self.request)]
 
 
 RECEIVER = """
