@@ -25,9 +25,10 @@ import boto3
 import botocore
 import botocore.client
 import botocore.endpoint
+from counting_sink import CountingSink
 from function.offline_aws import answer_in_process
-from patch_toggle import CountingSink, unpatched
 from xraylayer.instrument import botocore as instrumentation
+from xraylayer.instrument.patching import Unpatched
 from xraylayer.spans import Span
 from xraylayer.trace_header import to_w3c_trace_id
 from xraylayer.tracer import TRACER
@@ -56,13 +57,13 @@ def compare(call: Callable[[], object], calls: int) -> dict[str, list[float]]:
     """Alternating rounds of plain and traced calls, after a warm-up of each."""
     results: dict[str, list[float]] = {"plain": [], "traced": []}
     per_round = max(1, calls // ROUNDS)
-    with unpatched(PATCHED):
+    with Unpatched(PATCHED):
         time_calls(call, per_round)
     time_calls(call, per_round)
     for index in range(ROUNDS):
         for mode in ("plain", "traced") if index % 2 else ("traced", "plain"):
             if mode == "plain":
-                with unpatched(PATCHED):
+                with Unpatched(PATCHED):
                     results[mode] += time_calls(call, per_round)
             else:
                 results[mode] += time_calls(call, per_round)

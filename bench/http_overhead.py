@@ -30,12 +30,13 @@ from collections.abc import Callable
 
 import requests
 import urllib3
+from counting_sink import CountingSink
 from loopback import LoopbackServer
-from patch_toggle import CountingSink, unpatched
 from requests.adapters import BaseAdapter
 from xraylayer.instrument import http_client
 from xraylayer.instrument import requests as requests_patch
 from xraylayer.instrument import urllib3 as urllib3_patch
+from xraylayer.instrument.patching import Unpatched
 from xraylayer.spans import Span
 from xraylayer.tracer import TRACER
 
@@ -79,7 +80,7 @@ def compare(name: str, call: Callable[[], object], calls: int, rounds: int) -> N
     traced: list[tuple[float, float]] = []
     per_call_us(call, 50)  # warm up connections and caches
     for _ in range(rounds):
-        with unpatched(PATCHED):
+        with Unpatched(PATCHED):
             plain += per_call_us(call, calls)
         traced += per_call_us(call, calls)
     for clock, index in (("wall", 0), ("cpu", 1)):

@@ -590,17 +590,9 @@ def text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
-@contextlib.contextmanager
-def layer_removed() -> Iterator[None]:
+def layer_removed() -> patching.Unpatched:
     """botocore exactly as it is without the layer: its own methods back in place."""
-    wrappers = [(owner, name, owner.__dict__[name]) for owner, name in PATCHED]
-    for owner, name, wrapper in wrappers:
-        setattr(owner, name, wrapper.__wrapped__)
-    try:
-        yield
-    finally:
-        for owner, name, wrapper in wrappers:
-            setattr(owner, name, wrapper)
+    return patching.Unpatched(PATCHED)
 
 
 @pytest.fixture

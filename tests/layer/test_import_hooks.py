@@ -13,8 +13,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from xraylayer import import_hooks
-from xraylayer.instrument import HOOKS, patcher_of
+from xraylayer.instrument import HOOKS, patcher_of, patching
 
 LAYER = Path(__file__).resolve().parents[2] / "layer"
 FIXTURES = Path(__file__).parent / "hook_fixtures"
@@ -224,3 +225,17 @@ def test_every_registered_instrumentation_names_a_module_of_the_layer() -> None:
         assert module.startswith("xraylayer.instrument."), target
         assert (LAYER / (module.replace(".", "/") + ".py")).is_file(), module
         assert function.isidentifier()
+
+
+def test_unpatched_puts_the_originals_back_for_a_block_and_refuses_what_is_not_patched():
+    class Library:
+        def call(self) -> str:
+            return "original"
+
+    original = Library.__dict__["call"]
+    patching.wrap_method(Library, "call", lambda wrapped: lambda self: "traced")
+    with patching.Unpatched([(Library, "call")]):
+        assert Library.__dict__["call"] is original and Library().call() == "original"
+    assert Library().call() == "traced"
+    with pytest.raises(ValueError, match=r"Library\.other is not patched"):
+        patching.Unpatched([(Library, "other")])
