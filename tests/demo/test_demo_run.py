@@ -15,6 +15,7 @@ import pytest
 from xraylayer_local import Sandbox, demo
 from xraylayer_local.event_sources import sqs_event
 from xraylayer_local.moto_server import MotoServer
+from xraylayer_local.views.model import flattened
 
 REQUESTS = 6
 PATHS = ["ok", "ok", "slow", "fault", "ok", "throttle"]
@@ -26,35 +27,18 @@ def run(built_layer: Path) -> demo.DemoRun:
     return demo.run([built_layer], requests=REQUESTS)
 
 
-def _walk(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every segment and subsegment, embedded ones too, each with its trace id and parent id."""
-    found: list[dict[str, Any]] = []
-
-    def walk(document: dict[str, Any], trace_id: str | None, parent_id: str | None) -> None:
-        trace_id = document.get("trace_id", trace_id)
-        found.append(
-            {**document, "trace_id": trace_id, "parent_id": document.get("parent_id", parent_id)}
-        )
-        for child in document.get("subsegments", []):
-            walk(child, trace_id, document["id"])
-
-    for document in documents:
-        walk(document, None, None)
-    return found
-
-
 def _invocations(run: demo.DemoRun, function: str) -> list[dict[str, Any]]:
     """The layer's invocation spans of one function, in start order."""
     spans = [
         document
-        for document in _walk(run.documents)
+        for document in flattened(run.documents)
         if document["name"] == function and "ColdStart" in document.get("annotations", {})
     ]
     return sorted(spans, key=lambda span: span["start_time"])
 
 
 def _in_trace(run: demo.DemoRun, trace_id: str) -> list[dict[str, Any]]:
-    return [document for document in _walk(run.documents) if document["trace_id"] == trace_id]
+    return [document for document in flattened(run.documents) if document["trace_id"] == trace_id]
 
 
 def _request_trace(run: demo.DemoRun, number: int) -> list[dict[str, Any]]:
@@ -94,7 +78,7 @@ def test_each_request_gets_the_answer_its_path_gives_and_each_paid_order_a_recei
 
 
 def test_the_documents_hold_every_node_of_the_service_map(run: demo.DemoRun) -> None:
-    documents = _walk(run.documents)
+    documents = flattened(run.documents)
     # The client: each function's AWS::Lambda service segment starts its trace (no parent).
     services = [document for document in documents if document.get("origin") == "AWS::Lambda"]
     assert {document["name"] for document in services} == {demo.API_NAME, demo.RECEIPTS_NAME}

@@ -15,6 +15,7 @@ import pytest
 from orders_environment import ORDER, orders_environment
 from xraylayer_local import Sandbox
 from xraylayer_local.runtimes import SUPPORTED_VERSIONS
+from xraylayer_local.views.model import flattened
 
 FUNCTIONS = Path(__file__).parent / "functions"
 WRAPPER = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/xray-instrument"}
@@ -40,31 +41,17 @@ def traced(built_layer: Path, function_env: dict[str, str]) -> list:
     return _run([built_layer], {**function_env, **WRAPPER}, events)
 
 
-def _flatten(documents: list[dict]) -> list[dict]:
-    """Every segment and subsegment, embedded ones included, each with its parent id."""
-    found = []
-
-    def walk(document: dict, parent: str | None) -> None:
-        found.append({**document, "parent_id": document.get("parent_id", parent)})
-        for child in document.get("subsegments", []):
-            walk(child, document["id"])
-
-    for document in documents:
-        walk(document, None)
-    return found
-
-
 def _invocation(result) -> dict:
     (span,) = [
         d
-        for d in _flatten(result.segments)
+        for d in flattened(result.segments)
         if d.get("origin") is None and d.get("annotations", {}).get("ColdStart") is not None
     ]
     return span
 
 
 def _children(result, parent: dict) -> list[dict]:
-    return [d for d in _flatten(result.segments) if d["parent_id"] == parent["id"]]
+    return [d for d in flattened(result.segments) if d["parent_id"] == parent["id"]]
 
 
 def test_the_caller_sees_the_same_results_and_errors_as_without_the_layer(
@@ -79,7 +66,7 @@ def test_the_caller_sees_the_same_results_and_errors_as_without_the_layer(
 
 def test_every_document_of_a_trace_has_its_parent(traced: list) -> None:
     for result in traced:
-        documents = _flatten(result.segments)
+        documents = flattened(result.segments)
         assert len({d["trace_id"] for d in result.segments}) == 1
         ids = {d["id"] for d in documents}
         orphans = [d["name"] for d in documents if d["parent_id"] and d["parent_id"] not in ids]
@@ -89,7 +76,7 @@ def test_every_document_of_a_trace_has_its_parent(traced: list) -> None:
 
 def test_the_invocation_hangs_under_lambdas_invocation_subsegment(traced: list) -> None:
     for result in traced:
-        documents = _flatten(result.segments)
+        documents = flattened(result.segments)
         (lambda_invocation,) = [d for d in documents if d["name"] == "Invocation"]
         invocation = _invocation(result)
         assert invocation["parent_id"] == lambda_invocation["id"]

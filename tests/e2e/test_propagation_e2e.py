@@ -37,6 +37,7 @@ from xraylayer_local.event_sources import (
 )
 from xraylayer_local.moto_server import MotoServer
 from xraylayer_local.sandbox import ACCOUNT_ID
+from xraylayer_local.views.model import flattened
 
 FUNCTIONS = Path(__file__).parent / "functions"
 WRAPPER = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/xray-instrument"}
@@ -295,29 +296,11 @@ def consumed_as_child(
 # --- reading the documents ----------------------------------------------------------------------
 
 
-def _documents(result: InvokeResult) -> list[dict[str, Any]]:
-    """Every segment and subsegment of an invoke, embedded ones too, each with its trace id and
-    parent id (an embedded subsegment has neither field of its own)."""
-    found = []
-
-    def walk(document: dict[str, Any], trace_id: str | None, parent_id: str | None) -> None:
-        trace_id = document.get("trace_id", trace_id)
-        found.append(
-            {**document, "trace_id": trace_id, "parent_id": document.get("parent_id", parent_id)}
-        )
-        for child in document.get("subsegments", []):
-            walk(child, trace_id, document["id"])
-
-    for document in result.segments:
-        walk(document, None, None)
-    return found
-
-
 def _invocation(result: InvokeResult) -> dict[str, Any]:
     """The layer's invocation span: the one document with a ColdStart annotation."""
     (span,) = [
         document
-        for document in _documents(result)
+        for document in flattened(result.segments)
         if document.get("origin") is None and "ColdStart" in document.get("annotations", {})
     ]
     return span
@@ -327,7 +310,7 @@ def _calls(produced: Produced, operation: str, **aws: str) -> list[dict[str, Any
     """The producer's AWS call spans of ``operation`` whose ``aws`` fields include ``aws``."""
     return [
         document
-        for document in _documents(produced.result)
+        for document in flattened(produced.result.segments)
         if document.get("aws", {}).get("operation") == operation
         and all(document["aws"].get(key) == value for key, value in aws.items())
     ]
@@ -346,7 +329,7 @@ def _links(span: dict[str, Any]) -> list[tuple[str, str]]:
 def _ancestors(span: dict[str, Any], result: InvokeResult) -> list[str]:
     """The ids above ``span``, nearest first, ending with the first parent that is not among
     the invoke's documents (the caller's span, when the trace came with the invoke)."""
-    by_id = {document["id"]: document for document in _documents(result)}
+    by_id = {document["id"]: document for document in flattened(result.segments)}
     chain: list[str] = []
     parent = span.get("parent_id")
     while parent and parent not in chain:
@@ -378,7 +361,7 @@ def test_every_consumer_invocation_succeeds_with_its_step_under_its_invocation_s
 ) -> None:
     for name, result in consumed.items():
         assert result.status == "success", (name, result.error)
-        (step,) = [d for d in _documents(result) if d["name"] == "handle-messages"]
+        (step,) = [d for d in flattened(result.segments) if d["name"] == "handle-messages"]
         assert step["parent_id"] == _invocation(result)["id"], name
 
 

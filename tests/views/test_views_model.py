@@ -6,6 +6,7 @@ from views_fixtures import T0, lambda_documents, subsegment
 from xraylayer_local.lambda_segments import LambdaTraceIds
 from xraylayer_local.views.model import (
     Flags,
+    flattened,
     index,
     is_cold_start,
     is_downstream,
@@ -158,3 +159,14 @@ def test_a_parent_chain_deeper_than_the_recursion_limit():
     [trace] = join(documents)
     visits = trace.walk()
     assert len(visits) == 3000 and visits[-1].depth == 2999
+
+
+def test_flattened_gives_every_document_its_trace_and_parent():
+    segment = {
+        "id": "a",
+        "trace_id": "1-t",
+        "subsegments": [{"id": "b", "subsegments": [{"id": "c"}]}],
+    }
+    independent = {"id": "d", "trace_id": "1-t", "parent_id": "c", "type": "subsegment"}
+    found = {d["id"]: (d["trace_id"], d["parent_id"]) for d in flattened([segment, independent])}
+    assert found == {"a": ("1-t", None), "b": ("1-t", "a"), "c": ("1-t", "b"), "d": ("1-t", "c")}

@@ -301,6 +301,17 @@ def index(traces: Iterable[Trace]) -> dict[tuple[str, str], Node]:
     return {(t.trace_id, key): node for t in traces for key, node in t.nodes.items()}
 
 
+def flattened(documents: Iterable[Any]) -> list[dict]:
+    """Every segment and subsegment, embedded ones too, each a copy with its trace id and
+    parent id filled in (an embedded subsegment has neither field of its own)."""
+    return [
+        {**document, "trace_id": trace_id, "parent_id": parent_id}
+        for top in documents
+        if isinstance(top, dict)
+        for document, trace_id, parent_id in _flatten(top, "", None, False)
+    ]
+
+
 def _flatten(
     document: dict, trace_id: str, parent_id: str | None, embedded: bool
 ) -> list[tuple[dict, str, str | None]]:
