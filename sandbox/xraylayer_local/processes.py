@@ -87,13 +87,17 @@ class Process:
         """Wait until every line the ended process wrote has reached the sink."""
         self._pump.join(timeout)
 
+    def pids(self) -> list[int]:
+        """The process and all its descendants (a launcher may be a shell that starts Python)."""
+        return _tree(self._popen.pid)
+
     def rss_bytes(self) -> int:
         """Resident memory of the process and all its descendants."""
-        return sum(_rss(pid) for pid in _tree(self._popen.pid))
+        return sum(_rss(pid) for pid in self.pids())
 
     def peak_rss_bytes(self) -> int:
         """The kernel's high-water mark of resident memory (VmHWM), summed over the tree."""
-        return sum(_peak_rss(pid) for pid in _tree(self._popen.pid))
+        return sum(_peak_rss(pid) for pid in self.pids())
 
     def _read_lines(self, on_line: LineSink) -> None:
         assert self._popen.stdout is not None

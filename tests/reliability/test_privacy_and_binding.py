@@ -93,7 +93,7 @@ def run(built_layer: Path, moto_server, web: str) -> Iterator[dict]:
             extension_pids = [
                 pid
                 for process in sandbox._env.extension_processes.values()
-                for pid in _tree(process.pid)
+                for pid in process.pids()
             ]
             sockets = [s for pid in extension_pids for s in _sockets(pid)]
             intake_mode = stat.S_IMODE(os.stat(intake).st_mode)
@@ -109,21 +109,6 @@ def run(built_layer: Path, moto_server, web: str) -> Iterator[dict]:
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (the launcher may be a shell that starts Python)."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        for task in _listdir(f"/proc/{current}/task"):
-            try:
-                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
-            except OSError:
-                continue
-            pending.extend(int(child) for child in children)
-    return found
 
 
 def _listdir(path: str) -> list[str]:
