@@ -94,7 +94,7 @@ class ExtensionLoop:
             # Fail open: without the intake the extension still answers every event, so the
             # function runs as it would without the layer (it exports by itself, if it can).
             _log(f"span intake not available ({error}); the function exports by itself")
-        self._exporters: list[Exporters] = []  # made at the first flush, after a response
+        self._exporters: Exporters | None = None  # made at the first flush, after a response
         self.reports: PlatformReports | None = None
         self._listener: TelemetryListener | None = None
         self.telemetry = "off"  # how the Telemetry API subscription went
@@ -202,11 +202,11 @@ class ExtensionLoop:
     def exporters(self) -> Exporters | None:
         """The exporters, made (and their configuration read) at first use: the first flush,
         after a response. None without the intake: no span can come, nothing to import."""
-        if not self._exporters and self.intake is not None:
+        if self._exporters is None and self.intake is not None:
             from .exporters import Exporters
 
-            self._exporters.append(Exporters(self._daemon_address))
-        return self._exporters[0] if self._exporters else None
+            self._exporters = Exporters(self._daemon_address)
+        return self._exporters
 
     def _daemon_address(self) -> str | None:
         return self.intake.daemon_address if self.intake is not None else None
