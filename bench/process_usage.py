@@ -20,18 +20,9 @@ MIB = 2**20
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
-def _processes(box: Sandbox) -> tuple[list[Process], list[Process]]:
-    """The runtime process and the extension processes of the sandbox's live environment (the
-    sandbox does not expose them one by one, hence its private attribute)."""
-    environment = box._env
-    if environment is None or environment.runtime_process is None:
-        return [], []
-    return [environment.runtime_process], list(environment.extension_processes.values())
-
-
 def peak_rss_mib(box: Sandbox) -> dict[str, float]:
     """High-water resident memory (VmHWM) of the function's process tree and of the extensions."""
-    runtime, extensions = _processes(box)
+    runtime, extensions = box.processes()
     figures = {"function_rss": sum(process.peak_rss_bytes() for process in runtime) / MIB}
     if extensions:
         figures["extension_rss"] = sum(process.peak_rss_bytes() for process in extensions) / MIB
@@ -40,7 +31,7 @@ def peak_rss_mib(box: Sandbox) -> dict[str, float]:
 
 def cpu_ms(box: Sandbox) -> dict[str, float]:
     """CPU time (user + system) used so far by the function's runtime and by the extensions."""
-    runtime, extensions = _processes(box)
+    runtime, extensions = box.processes()
     figures = {"function_cpu": sum(map(_cpu_ms, runtime))}
     if extensions:
         figures["extension_cpu"] = sum(map(_cpu_ms, extensions))

@@ -178,6 +178,14 @@ class Sandbox:
             return []
         return sorted(path.name for path in folder.iterdir() if path.is_file())
 
+    def processes(self) -> tuple[list[Process], list[Process]]:
+        """The live environment's runtime process and its extension processes (both empty
+        between environments), for figures such as their memory and CPU time apart."""
+        environment = self._env
+        if environment is None or environment.runtime_process is None:
+            return [], []
+        return [environment.runtime_process], list(environment.extension_processes.values())
+
     def start(self, initialization_type: str = "provisioned-concurrency") -> InvokeResult | None:
         """Initialise now, as provisioned concurrency does; returns the failure, if any."""
         with self._lock:
