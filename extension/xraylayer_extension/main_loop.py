@@ -103,8 +103,13 @@ class ExtensionLoop:
 
     def run(self) -> int:
         """Loop on ``next`` until SHUTDOWN; 0 after a clean shutdown, 1 if the API fails us."""
+        from xraylayer import __version__
+
         from .lambda_api import ApiError, request
 
+        # One line per environment, so a log says which version ran (and whether it can work).
+        intake = "span intake ready" if self.intake is not None else "no span intake"
+        _log(f"extension {__version__} started: {intake}, Telemetry API {self.telemetry}")
         headers = {"Lambda-Extension-Identifier": self.identifier}
         while True:
             try:

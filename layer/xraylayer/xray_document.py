@@ -326,8 +326,13 @@ def _metadata(span: Span, remaining_attributes: dict) -> dict[str, Any]:
 
 def _layer_notes(span: Span) -> dict[str, Any]:
     """What X-Ray has no field for: span links (X-Ray's link fields are not documented for the
-    daemon path) and the status message of a span that failed without an exception."""
+    daemon path), the status message of a span that failed without an exception, and on the
+    invocation's own span the layer's name and version (``aws.xray`` is a segment's field, and
+    in Lambda the function's segment is Lambda's: the invocation is a subsegment)."""
     notes: dict[str, Any] = {}
+    attributes = span.attributes if isinstance(span.attributes, dict) else {}
+    if sc.FAAS_COLDSTART in attributes:
+        notes.update(SDK_INFO)
     links = span.links if isinstance(span.links, list) else []
     link_notes = [_link(link) for link in links]
     if link_notes:

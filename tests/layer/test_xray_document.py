@@ -57,6 +57,20 @@ def test_subsegment_has_the_fields_x_ray_requires_of_an_independent_subsegment()
     assert "namespace" not in document  # work inside the function
 
 
+def test_the_invocations_subsegment_names_the_layer_and_its_version_and_only_it():
+    """Lambda writes the function's segment, so the layer's ``aws.xray`` cannot be there: every
+    trace finds the layer's version on the invocation's subsegment instead."""
+    from xraylayer import __version__
+
+    cold = {sc.FAAS_COLDSTART: True}
+    invocation = xd.subsegment_document(finished("orders", kind=SERVER, **cold))
+    child = xd.subsegment_document(finished("work"))
+    assert invocation["metadata"]["xraylayer"] == {"sdk": "xraylayer", "sdk_version": __version__}
+    assert "metadata" not in child
+    segment = xd.segment_document(finished("orders", kind=SERVER, **cold))
+    assert segment["aws"]["xray"] == {"sdk": "xraylayer", "sdk_version": __version__}
+
+
 def test_an_open_span_is_in_progress():
     span = Span("open", TRACE_ID, PARENT)
     document = xd.subsegment_document(span)
