@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from xraylayer_local import sandbox as sandbox_module
+
 
 def test_spindown_with_a_cooperative_extension(make_harness) -> None:
     harness = make_harness()
@@ -17,7 +20,12 @@ def test_spindown_with_a_cooperative_extension(make_harness) -> None:
     assert harness.shutdown_seconds < 1.5
 
 
-def test_the_runtime_gets_sigterm_when_an_extension_exists(make_harness, tmp_path: Path) -> None:
+def test_the_runtime_gets_sigterm_when_an_extension_exists(
+    make_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What is checked is the signal and the graceful exit, not Lambda's 300 ms: a loaded
+    machine may not schedule the runtime that soon after the thaw, so the grace is widened."""
+    monkeypatch.setattr(sandbox_module, "RUNTIME_GRACE_S", 10.0)
     marker = tmp_path / "sigterm.txt"
     # 3.12+: awslambdaric polls `next` on a thread, so the main thread can run signal handlers.
     harness = make_harness("graceful.handler", python="3.12", env={"SIGTERM_OUT": str(marker)})
