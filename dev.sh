@@ -5,6 +5,7 @@
 #   ./dev.sh build       build dist/ layer zips only
 #   ./dev.sh local ...   the xraylayer-local CLI
 #   ./dev.sh bench       build, then benchmark against no tracing and peer tracers (--quick: smoke)
+#   ./dev.sh reliability build, then the reliability suite and the long runs (--quick: CI's part)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -65,8 +66,19 @@ case "$cmd" in
         ./build.sh
         exec "$venv/bin/python" bench/suite.py "$@"
         ;;
+    reliability)
+        ensure_venv
+        ./build.sh
+        # Faults one by one, bad input, privacy, differential corpus, the flood, the quick
+        # mixed run: each prints its books (-s). Then, unless --quick, the long runs.
+        "$venv/bin/python" -m pytest -s -q tests/reliability tests/e2e/test_differential*.py "$@"
+        if [[ " $* " != *" --quick "* ]]; then
+            "$venv/bin/python" bench/flood.py --json build/reliability/flood.json
+            "$venv/bin/python" bench/reliability.py --json build/reliability/mixed.json
+        fi
+        ;;
     *)
-        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac
