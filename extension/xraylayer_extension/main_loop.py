@@ -103,13 +103,9 @@ class ExtensionLoop:
 
     def run(self) -> int:
         """Loop on ``next`` until SHUTDOWN; 0 after a clean shutdown, 1 if the API fails us."""
-        from xraylayer import __version__
-
         from .lambda_api import ApiError, request
 
-        # One line per environment, so a log says which version ran (and whether it can work).
-        intake = "span intake ready" if self.intake is not None else "no span intake"
-        _log(f"extension {__version__} started: {intake}, Telemetry API {self.telemetry}")
+        _log(f"extension {_layer_version()} started: {self._state()}")
         headers = {"Lambda-Extension-Identifier": self.identifier}
         while True:
             try:
@@ -340,6 +336,10 @@ class ExtensionLoop:
         if outcome.kind != NOT_SUPPORTED:
             _log(f"Telemetry API subscription {outcome.kind}: {outcome.message}; going on without")
 
+    def _state(self) -> str:
+        intake = "span intake ready" if self.intake is not None else "no span intake"
+        return f"{intake}, Telemetry API {self.telemetry}"
+
     def _runtime_alive(self) -> bool:
         pid = self.intake.runtime_pid if self.intake is not None else None
         if pid is None:
@@ -404,6 +404,16 @@ def _deadline(event: dict) -> float:
     import time
 
     return time.time() + 3600
+
+
+def _layer_version() -> str:
+    """The layer's version, for the start line that says which version ran in a log; the
+    extension still runs (and steps aside) when the layer's code is missing."""
+    try:
+        from xraylayer import __version__
+    except ImportError:
+        return "(layer code missing)"
+    return __version__
 
 
 def _log(message: str) -> None:
