@@ -7,6 +7,7 @@ handler of the current execution environment, which `current()` returns (it chan
 from __future__ import annotations
 
 import contextlib
+import http.client
 import re
 import sys
 import threading
@@ -17,6 +18,13 @@ from typing import Protocol
 from .api_types import ApiResponse, error
 from .extensions_api import ExtensionsApi
 from .runtime_api import RuntimeApi
+
+# Lambda's Runtime API reads header lines of up to 1 MiB: awslambdaric sends a failed
+# invocation's whole X-Ray error cause in one header, and blanks it only from 1 MiB on (a 100 KB
+# error message or a deep RecursionError stack). http.client's own limit, which http.server
+# applies, is 64 KiB; raising it only admits longer lines.
+MAX_HEADER_LINE_BYTES = 1 << 20
+http.client._MAXLINE = max(http.client._MAXLINE, MAX_HEADER_LINE_BYTES)  # type: ignore[attr-defined]
 
 RUNTIME = "/2018-06-01/runtime"
 EXTENSION = "/2020-01-01/extension"

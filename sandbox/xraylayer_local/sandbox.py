@@ -41,6 +41,7 @@ from .xray_daemon import XRayDaemon
 
 ACCOUNT_ID = "123456789012"
 SHUTDOWN_EXTERNAL_MS = 2000  # with at least one external extension (§2.4)
+MAX_XRAY_CAUSE_BYTES = 64 * 1024  # Lambda crops the runtime's X-Ray error cause to this
 RUNTIME_GRACE_S = 0.3  # the part of it reserved for the runtime's SIGTERM
 _WATCH_INTERVAL_S = 0.02  # how often process exits and memory are checked while waiting
 
@@ -754,7 +755,10 @@ def _phase_error_type(why: str) -> str:
 
 
 def _json_object(text: str | None) -> dict[str, Any] | None:
-    """A JSON object from a header, or None for anything else (the header is optional)."""
+    """A JSON object from a header, or None for anything else (the header is optional). Lambda
+    crops an error cause to 64 KiB, after which it is no JSON object: over that, None."""
+    if text is not None and len(text) > MAX_XRAY_CAUSE_BYTES:
+        return None
     try:
         value = json.loads(text) if text else None
     except ValueError:
