@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from xraylayer.invocation import Invocations
 
 ORIGINAL_HANDLER = "XRAYLAYER_ORIGINAL_HANDLER"  # set by /opt/xray-instrument
+LAYER_FRAMES = 1  # frames the traced handler adds to every invocation's stack
 
 
 def __getattr__(name: str) -> object:
@@ -66,12 +67,26 @@ def _traced(user_handler: "Callable", invocations: "Invocations | None") -> "Cal
         try:
             result = user_handler(event, context)
         except BaseException as error:
+            _hide_layer_frames(error)
             invocations.fail(running, error)
             raise
         invocations.succeed(running, result)
         return result
 
+    # This handler is one frame more between the runtime and the user's code: give it back,
+    # so that recursion reaches the same depth (and fails at the same one) as without the layer.
+    sys.setrecursionlimit(sys.getrecursionlimit() + LAYER_FRAMES)
     return handler
+
+
+def _hide_layer_frames(error: BaseException) -> None:
+    """The caller's stackTrace and the function's log show no frame of the layer's patches."""
+    try:
+        from xraylayer.tracebacks import without_layer_frames
+
+        without_layer_frames(error)
+    except Exception as problem:
+        _internal_error("hiding the layer's frames from a traceback", problem)
 
 
 def _tracing() -> "Invocations | None":

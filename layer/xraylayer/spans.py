@@ -127,7 +127,7 @@ class Span:
         record = {
             "id": _exception_id(exception),
             "type": type(exception).__name__,
-            "message": str(exception),
+            "message": _message(exception),
             "remote": remote,
             **_stack(traceback or exception.__traceback__),
         }
@@ -146,6 +146,14 @@ class Span:
     def duration_ms(self) -> float:
         end = time.time() if self.end_time is None else self.end_time
         return (end - self.start_time) * 1000
+
+
+def _message(exception: BaseException) -> str:
+    """``str(exception)``, or what Python's own traceback printer writes when that raises."""
+    try:
+        return str(exception)
+    except Exception:
+        return "<exception str() failed>"
 
 
 def _exception_id(exception: BaseException) -> str:
