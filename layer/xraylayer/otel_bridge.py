@@ -55,6 +55,7 @@ class _Bridge:
         self.module: ModuleType | None = None
         self.provider: Any = None
         self.stand_ins: dict[int, Span] = {}  # OTel span id -> stand-in, from start to end
+        self.users_provider: Any = None  # one the user set after ours (see _wrap)
 
 
 _BRIDGE = _Bridge()
@@ -88,7 +89,9 @@ def install() -> bool:
             _wrap(module)
         if _BRIDGE.provider is not None:
             return True
-        if not isinstance(module.get_tracer_provider(), module.ProxyTracerProvider):
+        if _BRIDGE.users_provider is not None or not isinstance(
+            module.get_tracer_provider(), module.ProxyTracerProvider
+        ):
             diagnostics.log(
                 "info",
                 "an OpenTelemetry TracerProvider is already set; its spans stay with it "
@@ -97,7 +100,7 @@ def install() -> bool:
             )
             return False
         provider = _make_provider(module)
-        module.set_tracer_provider(provider)
+        module.set_tracer_provider.__wrapped__(provider)
         if module.get_tracer_provider() is provider:
             _BRIDGE.provider = provider
         return _BRIDGE.provider is not None
@@ -113,6 +116,39 @@ def _wrap(module: ModuleType) -> None:
     _BRIDGE.module = module
     module.get_current_span = _current_span_wrapper(module, module.get_current_span)
     module.use_span = _use_span_wrapper(module.use_span)
+    module.set_tracer_provider = _set_provider_wrapper(module.set_tracer_provider)
+    module.get_tracer_provider = _get_provider_wrapper(module.get_tracer_provider)
+
+
+def _set_provider_wrapper(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Ours holds the global only because none was set when an invocation started: a provider
+    the user sets later (in the handler, say) takes its place, as if ours had never been."""
+
+    def set_tracer_provider(tracer_provider: Any) -> None:
+        if _BRIDGE.provider is None or _BRIDGE.users_provider is not None:
+            original(tracer_provider)
+            return
+        _BRIDGE.users_provider = tracer_provider
+        _BRIDGE.provider = None  # the user's spans then follow their own context, not ours
+        diagnostics.log(
+            "info",
+            "an OpenTelemetry TracerProvider was set; its spans stay with it and are not "
+            "added to the X-Ray trace",
+            once="otel-own-provider",
+        )
+
+    set_tracer_provider.__wrapped__ = original  # type: ignore[attr-defined]
+    set_tracer_provider.__doc__ = original.__doc__
+    return set_tracer_provider
+
+
+def _get_provider_wrapper(original: Callable[[], Any]) -> Callable[[], Any]:
+    def get_tracer_provider() -> Any:
+        return _BRIDGE.users_provider or original()
+
+    get_tracer_provider.__wrapped__ = original  # type: ignore[attr-defined]
+    get_tracer_provider.__doc__ = original.__doc__
+    return get_tracer_provider
 
 
 def _current_span_wrapper(module: ModuleType, original: Callable[..., Any]) -> Callable[..., Any]:

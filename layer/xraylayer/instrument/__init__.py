@@ -13,6 +13,7 @@ HOOKS: dict[str, str] = {
     "urllib3": "xraylayer.instrument.urllib3",
     "http.client": "xraylayer.instrument.http_client",
     "concurrent.futures.thread": "xraylayer.instrument.threads:patch_thread_pool",
+    "opentelemetry.trace": "xraylayer.otel_bridge",
 }
 
 
