@@ -3,11 +3,13 @@
 Each case runs the same function in the local sandbox twice, once plain and once with the
 built layer and its wrapper, and compares what the caller gets: the response bytes, or the
 error document (errorType, errorMessage, stackTrace) byte for byte. The request id differs
-per invocation by nature and is left out.
+per invocation by nature and is left out. A handler that ends the runtime process ends it the
+same way, and what the function prints and logs reads the same, line for line.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,10 +32,13 @@ def function_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def caller_view(result: Any) -> dict[str, Any]:
-    """What the caller gets from one invocation, without the request id."""
+    """What the caller gets from one invocation, without the request id (also where a
+    Runtime.ExitError message names it)."""
     error = dict(result.error) if result.error is not None else None
     if error is not None:
         error.pop("requestId", None)
+        if isinstance(error.get("errorMessage"), str):
+            error["errorMessage"] = error["errorMessage"].replace(result.request_id, "<request>")
     return {"status": result.status, "payload": result.payload, "error": error}
 
 
@@ -131,6 +136,17 @@ INVOCATIONS = {
     "diff_app.async_handler": ({}, "Runtime.MarshalError"),
     "diff_app.http_response": ({"status": 503}, None),
     "diffpkg/handlers.handler": ({}, None),
+    # Lambda's Runtime API takes an X-Ray error cause header of up to 1 MiB (awslambdaric sends
+    # it empty beyond that), so a 100 KB message or a deep stack is an ordinary error.
+    "diff_app.fails_with_long_message": ({}, "ValueError"),
+    "diff_app.fails_with_recursion": ({}, "RecursionError"),
+    "diff_app.fails_chained": ({}, "RuntimeError"),
+    "diff_app.fails_with_own_str": ({}, "PaymentDeclined"),
+    "diff_app.returns_datetime_deep_inside": ({}, "Runtime.MarshalError"),
+    # awslambdaric itself fails on str() of the exception: the runtime process exits.
+    "diff_app.fails_unprintably": ({}, "Runtime.ExitError"),
+    "diff_app.fails_with_exception_group": ({}, "ExceptionGroup"),  # Python 3.11+
+    "diff_app.fails_in_an_http_call": ({}, "ConnectionRefusedError"),
 }
 
 
@@ -151,3 +167,74 @@ def test_a_handler_exception_keeps_its_stack_trace(function_dir: Path, built_lay
     trace = layered[0]["error"]["stackTrace"]
     assert trace == plain[0]["error"]["stackTrace"]
     assert [line.split(", in ")[-1].split("\n")[0] for line in trace] == ["fails", "_check"]
+
+
+# A BaseException out of the handler is not caught by the runtime: its process ends, the caller
+# gets Runtime.ExitError naming how, and the next invoke starts a fresh environment (cold).
+PROCESS_EXITS = {
+    "SystemExit(0)": ("diff_app.exits", {"code": 0}, "exit status 0"),
+    "SystemExit(3)": ("diff_app.exits", {"code": 3}, "exit status 3"),
+    "KeyboardInterrupt": ("diff_app.raises_keyboard_interrupt", {}, "signal: 2"),
+}
+
+
+def run_with_cold_flags(
+    function_dir: Path, handler: str, event: Any, layers: list[Path], env: dict[str, str]
+) -> list[tuple[dict[str, Any], bool]]:
+    """Two invokes of `event` in one sandbox: each caller view, and whether it started cold."""
+    with Sandbox(
+        function_dir, handler, layers=layers, env=env, python=PYTHON, timeout_s=10
+    ) as sandbox:
+        return [(caller_view(result), result.cold) for result in map(sandbox.invoke, [event] * 2)]
+
+
+@pytest.mark.parametrize("case", sorted(PROCESS_EXITS))
+def test_a_handler_that_ends_the_process_ends_it_identically(
+    function_dir: Path, built_layer: Path, case: str
+) -> None:
+    handler, event, how = PROCESS_EXITS[case]
+    plain = run_with_cold_flags(function_dir, handler, event, [], {})
+    layered = run_with_cold_flags(function_dir, handler, event, [built_layer], WRAPPER)
+    assert layered == plain
+    expected = f"RequestId: <request> Error: Runtime exited with error: {how}"
+    assert [(view["error"], cold) for view, cold in plain] == [
+        ({"errorType": "Runtime.ExitError", "errorMessage": expected}, True)
+    ] * 2
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+_PLATFORM_LINE = re.compile(r"(START|END|REPORT) RequestId: ")
+
+
+def function_log(
+    function_dir: Path, events: list[Any], layers: list[Path], env: dict[str, str]
+) -> list[str]:
+    """The function's own log lines of `events`, request ids and times made comparable; the
+    layer's own lines and the platform's START/END/REPORT lines left out."""
+    with Sandbox(
+        function_dir, "diff_app.prints_and_logs", layers=layers, env=env, python=PYTHON
+    ) as sandbox:
+        request_ids = [sandbox.invoke(event).request_id for event in events]
+
+    def comparable(line: str) -> str:
+        for index, request_id in enumerate(request_ids):
+            line = line.replace(request_id, f"<request {index}>")
+        return _TIMESTAMP.sub("<time>", line)
+
+    return [
+        comparable(line)
+        for source, line in sandbox.logs  # complete once the sandbox is shut down
+        if source == "runtime"
+        and not line.startswith("xraylayer:")
+        and not _PLATFORM_LINE.match(line)
+    ]
+
+
+def test_the_functions_own_log_lines_are_the_same(function_dir: Path, built_layer: Path) -> None:
+    """print to stdout and stderr, logging at several levels with a traceback: line for line."""
+    events = [{"n": 1}, {"n": 2}]
+    plain = function_log(function_dir, events, [], {})
+    layered = function_log(function_dir, events, [built_layer], WRAPPER)
+    assert layered == plain
+    assert "[INFO]\t<time>\t<request 1>\tinfo 2" in plain
+    assert "to stderr 2" in plain
