@@ -50,7 +50,7 @@ UNSAMPLED_SHARE = 0.1  # callers that say Sampled=0: the daemon exporter must sk
 # The mixed run's SHUTDOWN halfway comes right after a burst. "burst_at_sigterm" (the burst
 # still being handed over when SHUTDOWN comes) loses spans without a count today: see the
 # shutdown_during_burst scenario and docs/reliability.md, "Found".
-MIDWAY_SHUTDOWN_ACTION = "burst"
+MIDWAY_SHUTDOWN_ACTION = "burst_at_sigterm"
 
 Check = Callable[[dict[str, Any]], list[str]]  # a run's summary -> what went wrong
 

@@ -77,18 +77,25 @@ class Intake:
                 self.condition.wait(min(deadline - now, _POLL_S))
             return ENDED
 
-    def close(self) -> None:
-        """Stop receiving and remove the socket file."""
+    def stop(self) -> None:
+        """Stop receiving once what the socket holds has been filed: nothing a sender got
+        queued is left unread. New sends fail from now on (the sender counts them)."""
+        if self._closed:
+            return
         self._closed = True
         with contextlib.suppress(OSError):
-            self._socket.shutdown(_socket.SHUT_RDWR)
-        self._socket.close()
+            self._socket.shutdown(_socket.SHUT_RDWR)  # wakes recv; queued datagrams stay
         self._thread.join(1.0)
+
+    def close(self) -> None:
+        """Stop receiving (see ``stop``) and remove the socket file."""
+        self.stop()
+        self._socket.close()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
 
     def _receive(self) -> None:
-        while not self._closed:
+        while True:
             try:
                 data = self._socket.recv(wire.MAX_DATAGRAM_BYTES)
             except OSError:
@@ -96,6 +103,8 @@ class Intake:
                     return
                 continue
             if not data:
+                if self._closed:  # shut down, and the queue is empty
+                    return
                 continue
             try:
                 self.accept(data)

@@ -56,6 +56,8 @@ RUNTIME_DONE_WAIT_S = 1.0  # after a crash, for Lambda to say what it was (buffe
 EXPORT_BUDGET_S = 1.0  # the longest one flush keeps the environment busy after a response
 INVOKE_MARGIN_S = 0.1  # of an invocation's deadline, never spent exporting
 SHUTDOWN_MARGIN_S = 0.2  # of the SHUTDOWN deadline, kept to log the counts and exit
+RUNTIME_EXIT_WAIT_S = 0.6  # at SHUTDOWN, for the runtime to finish (Lambda grants it 300-500 ms)
+RUNTIME_EXIT_POLL_S = 0.01
 
 
 def run() -> int:
@@ -224,11 +226,14 @@ class ExtensionLoop:
         intake = self.intake
         if intake is not None:
             try:
+                import time
+
+                deadline = _shutdown_deadline(deadline_ms)
+                self._await_runtime_exit(deadline)
+                intake.stop()
                 with intake.condition:
                     spans, open_spans = intake.store.take_all()
                 cause = shutdown_cause(reason)
-                import time
-
                 now = time.time()
                 spans += [_close(span, now, cause) for span in open_spans]
                 if self.reports is not None and self._invocations == 0:
@@ -236,13 +241,27 @@ class ExtensionLoop:
                 spans += self._failed_init(None)  # an init that failed with no invocation after
                 self._defer(spans)
                 self.decision.shutdown(time.monotonic())  # always a blocking flush
-                self._flush(_shutdown_deadline(deadline_ms))
+                self._flush(deadline)
             except Exception as error:
                 _log(f"exporting at shutdown failed: {type(error).__name__}: {error}")
             intake.close()
         if self._listener is not None:
             self._listener.close()
         _log(self.summary())
+
+    def _await_runtime_exit(self, deadline: float | None) -> None:
+        """The runtime got SIGTERM with this SHUTDOWN and may still hand spans over (its
+        handler, its threads) until it exits: keep receiving until then, within Lambda's grace
+        for it, and leave the export its time before the deadline."""
+        import time
+
+        if self.intake is None or self.intake.runtime_pid is None:
+            return  # no function process ever spoke: nothing to wait for
+        give_up = time.monotonic() + RUNTIME_EXIT_WAIT_S
+        if deadline is not None:
+            give_up = min(give_up, deadline - EXPORT_BUDGET_S)
+        while self._runtime_alive() and time.monotonic() < give_up:
+            time.sleep(RUNTIME_EXIT_POLL_S)
 
     def summary(self) -> str:
         """One line of counts: what came in, where each exporter's share went, how waits ended."""

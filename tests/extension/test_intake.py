@@ -187,3 +187,20 @@ def test_waiting_stops_when_no_start_comes_or_the_runtime_is_gone(intake: Intake
     assert intake.wait_for_end("rid-2", began + 5, lambda: False, start_grace_s=0.1) == (
         RUNTIME_GONE
     )
+
+
+def test_stopping_files_every_datagram_already_queued_first(socket_path: str) -> None:
+    """At SHUTDOWN the runtime may have just handed spans over: whatever the socket queued
+    before ``stop`` is filed, none is dropped with the socket."""
+    intake = Intake(socket_path)
+    handoff = Handoff(intake=socket_path, environ={})
+    try:
+        for index in range(200):  # no invocation: loose spans, sent as fast as it can
+            span = Span(f"late-{index}", TRACE, None)
+            span.end()
+            handoff.emit(span)
+        intake.stop()
+        made, pending = handoff.stats()["made"], handoff.stats()["pending"]
+        assert intake.store.received == made - pending
+    finally:
+        intake.close()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from xraylayer_local.moto_server import MotoServer
@@ -36,28 +35,9 @@ from reliability_books import report  # noqa: E402
 from reliability_plans import scenarios  # noqa: E402
 
 SCENARIOS = scenarios()
-# The extension stops reading its intake at SHUTDOWN, while the runtime (which Lambda lets run
-# after SIGTERM) may still hand spans over: those are received but never exported, or never
-# read, and no count says so. docs/reliability.md, "Found".
-OPEN_BUGS = {
-    "shutdown_during_burst": "spans handed over after SHUTDOWN are lost without a count",
-}
 
 
-def _cases() -> list[Any]:
-    return [
-        pytest.param(
-            name,
-            id=name,
-            marks=[pytest.mark.xfail(reason=OPEN_BUGS[name], strict=True)]
-            if name in OPEN_BUGS
-            else [],
-        )
-        for name in SCENARIOS
-    ]
-
-
-@pytest.mark.parametrize("name", _cases())
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_the_fault_keeps_the_books(name: str, built_layer: Path, moto_server: MotoServer) -> None:
     plan = SCENARIOS[name]
     summary = run(plan, moto=moto_server, log=lambda line: None)
