@@ -12,15 +12,18 @@ Unset, it is ``xray-daemon``, plus ``otlp`` when an OTLP endpoint variable is se
 who attached the layer, or pointed it at a collector, means. Exporters are made (and their
 modules imported) at the first flush, after the response.
 
-Each flush is routed per trace (routing.py) and handed to the exporters one after the other,
-each bounded by what is left of the flush's deadline, so a slow or unreachable backend costs
-at most that much and never holds the next ``next`` longer.
+Each flush is routed per trace (routing.py) and handed to the exporters one after the other:
+first those that never wait (UDP and the file), then the two that wait on a peer over HTTP,
+each of those with an equal share of what is left of the flush's deadline. So an unreachable
+backend costs at most its share, never the other exporters their spans, and never holds the
+next ``next`` longer.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 from .accounting import Accounting
 
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 XRAY_DAEMON, XRAY_API, OTLP, OTLP_UDP, FILE = "xray-daemon", "xray-api", "otlp", "otlp-udp", "file"
 NAMES = (XRAY_DAEMON, XRAY_API, OTLP, OTLP_UDP, FILE)
 FULL_TRACE = frozenset({XRAY_API, OTLP, OTLP_UDP, FILE})  # may take traces Lambda did not sample
+WAITING = frozenset({XRAY_API, OTLP})  # wait on a peer (HTTP); the others never wait
 EXPORTERS_VARIABLE = "XRAYLAYER_EXPORTERS"
 _ALIASES = {"xray": XRAY_DAEMON, "daemon": XRAY_DAEMON, "otlp-http": OTLP, **{n: n for n in NAMES}}
 _OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -64,6 +68,18 @@ def chosen(environ: Mapping[str, str]) -> tuple[tuple[str, ...], str | None]:
         return tuple(names), warning + f"{expected} or none); using {', '.join(names)}"
     default = _default(environ)
     return default, warning + f"{expected} or none); using {', '.join(default)}"
+
+
+def export_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The exporters that never wait first, then those that wait on a peer, each group in the
+    order the user named them."""
+    return tuple(n for n in names if n not in WAITING) + tuple(n for n in names if n in WAITING)
+
+
+def fair_share(now: float, deadline: float, waiting: int) -> float:
+    """The deadline of the next of ``waiting`` exporters that wait on a peer: an equal share
+    of the time left (what an earlier one did not use goes to those after it)."""
+    return now + max(0.0, deadline - now) / max(1, waiting)
 
 
 def _default(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -106,11 +122,16 @@ class Exporters:
 
         routed = route(spans, self.sampler, self.tail_keep)
         self.accounting.tail_kept += routed.tail_kept
-        for name in self.names:
+        order = export_order(self.names)
+        for index, name in enumerate(order):
             given = routed.full_trace if name in FULL_TRACE else routed.daemon
             self.accounting.not_sampled(name, len(spans) - len(given))
             if given:
-                self.accounting.exported(name, self._export(name, given, deadline))
+                until = deadline
+                if name in WAITING:
+                    waiting = sum(later in WAITING for later in order[index:])
+                    until = fair_share(time.monotonic(), deadline, waiting)
+                self.accounting.exported(name, self._export(name, given, until))
 
     def describe(self) -> str:
         """For the start and summary lines: ``exporters xray-daemon, otlp; sampler ...``."""

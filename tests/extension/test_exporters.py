@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from xraylayer.spans import Span
-from xraylayer_extension.exporters import Exporters, chosen
+from xraylayer_extension.export_result import ExportResult
+from xraylayer_extension.exporters import Exporters, chosen, fair_share
 from xraylayer_local.xray_daemon import XRayDaemon
 
 TRACE = "5759e988bd862e3fe1be46a994272793"
@@ -70,6 +71,41 @@ def test_every_span_is_accounted_for_per_exporter(tmp_path: Path) -> None:
     assert exporters.accounting.summary() == (
         "xray-daemon exported 1, dropped 1 (not_sampled: 1); file exported 2, dropped 0 (none)"
     )
+
+
+def test_exporters_that_never_wait_go_first_and_waiting_ones_share_the_time_left() -> None:
+    """A dead collector named first must not cost the exporters after it their spans: the
+    UDP and file exporters go first, and each HTTP one gets an equal share of what is left."""
+    span = Span("orders", TRACE)
+    span.end()
+    environ = {"XRAYLAYER_EXPORTERS": "otlp,xray-api,file,xray-daemon"}
+    exporters = Exporters(lambda: None, environ)
+    calls: list[tuple[str, float]] = []
+
+    def stand_in(name: str) -> object:
+        def export(spans: list[Span], deadline: float) -> ExportResult:
+            calls.append((name, deadline))
+            return ExportResult(exported=len(spans))
+
+        return export
+
+    for name in exporters.names:
+        exporters._made[name] = stand_in(name)
+    start = time.monotonic()
+    exporters.export([span], start + 1.0)
+    assert [name for name, _ in calls] == ["file", "xray-daemon", "otlp", "xray-api"]
+    deadlines = dict(calls)
+    assert deadlines["file"] == deadlines["xray-daemon"] == start + 1.0
+    assert start + 0.49 < deadlines["otlp"] < start + 0.51  # its half, not the whole second
+    assert deadlines["xray-api"] == pytest.approx(start + 1.0)  # the last has all that is left
+
+
+@pytest.mark.parametrize(
+    ("now", "deadline", "waiting", "expected"),
+    [(0.0, 1.0, 2, 0.5), (0.0, 1.0, 1, 1.0), (0.5, 1.0, 2, 0.75), (2.0, 1.0, 2, 2.0)],
+)
+def test_fair_share(now: float, deadline: float, waiting: int, expected: float) -> None:
+    assert fair_share(now, deadline, waiting) == expected
 
 
 def test_the_accounting_file_is_replaced_whole(tmp_path: Path) -> None:
