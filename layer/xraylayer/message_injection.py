@@ -83,6 +83,7 @@ MALFORMED = "the parameters are not of the types botocore accepts"
 
 _ATTRIBUTE_MAPS = ("MessageAttributes", "MessageSystemAttributes")
 _UNMEASURED = -1
+SYSTEM_ATTRIBUTES_DIGEST = "MD5OfMessageSystemAttributes"  # in SQS send results
 
 
 class Injection:
@@ -227,6 +228,30 @@ def _batch(params: dict, key: str, carried: _Carried, kind: _Kind) -> Injection:
     if all(new is old for new, old in zip(sent, entries, strict=True)):
         return Injection(params, reasons)
     return Injection({**params, key: sent}, reasons)
+
+
+def without_added_digests(service_id: str, operation: str, params: Any, response: Any) -> None:
+    """Take out of an SQS send's ``response`` (in place) the digest of system attributes that
+    SQS returns only because the layer added ``AWSTraceHeader`` to a message that had no
+    system attribute of its own: the caller gets the keys it gets without the layer. Where the
+    user sent system attributes too, the digest is theirs to have, and stays."""
+    if service_id != "SQS" or not isinstance(params, dict) or not isinstance(response, dict):
+        return
+    if operation == "SendMessage":
+        if not params.get("MessageSystemAttributes"):
+            response.pop(SYSTEM_ATTRIBUTES_DIGEST, None)
+        return
+    if operation == "SendMessageBatch":
+        entries = params.get("Entries")
+        entries = entries if isinstance(entries, (list, tuple)) else ()
+        bare = {
+            entry.get("Id")
+            for entry in entries
+            if isinstance(entry, dict) and not entry.get("MessageSystemAttributes")
+        }
+        for result in response.get("Successful") or ():
+            if isinstance(result, dict) and result.get("Id") in bare:
+                result.pop(SYSTEM_ATTRIBUTES_DIGEST, None)
 
 
 def _sqs_message(message: dict, carried: _Carried, budget: _Budget) -> tuple[dict, list[str]]:

@@ -704,6 +704,53 @@ def test_an_sqs_message_with_10_attributes_leaves_as_without_the_layer_plus_its_
     )
 
 
+def answer_like_real_sqs(sqs: Any) -> None:
+    """Real SQS answers a digest of a message's system attributes when it has any; moto does
+    not. Added to moto's parsed answer, as SQS would send it (AWS itself cannot be here)."""
+
+    def note_request(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params["body"] or b"{}")
+        entries = body.get("Entries", [body])
+        context["with_system"] = {e.get("Id") for e in entries if e.get("MessageSystemAttributes")}
+
+    def add_digest(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        for result in parsed.get("Successful", [parsed]):
+            if result.get("Id") in context["with_system"]:
+                result["MD5OfMessageSystemAttributes"] = "5ae4d5d7636402d80f4eb6d213245a88"
+
+    sqs.meta.events.register("before-call.sqs", note_request)
+    sqs.meta.events.register("after-call.sqs", add_digest)
+
+
+def test_an_sqs_send_answers_the_caller_as_without_the_layer(collected, moto_url, in_traced_lambda):
+    """With the layer's AWSTraceHeader, SQS would answer one more key than the caller gets
+    without the layer: the layer takes it out again, and leaves a digest the user asked for."""
+    sqs = client("sqs", moto_url)
+    answer_like_real_sqs(sqs)
+    queue = create_queue(sqs, "digest-single")
+    batch = [
+        {"Id": "plain", "MessageBody": "order-1"},
+        with_system_attribute({"Id": "own", "MessageBody": "order-2"}, LAMBDA_HEADER),
+    ]
+
+    def answers() -> tuple[dict, dict]:
+        single = sqs.send_message(QueueUrl=queue, MessageBody="order-1")
+        several = sqs.send_message_batch(QueueUrl=queue, Entries=batch)
+        return single, several
+
+    with lambda_invocation():
+        traced_single, traced_batch = answers()
+        with layer_removed():
+            plain_single, plain_batch = answers()
+    assert set(traced_single) == set(plain_single)
+    assert "MD5OfMessageSystemAttributes" not in traced_single
+    assert [set(r) for r in traced_batch["Successful"]] == [
+        set(r) for r in plain_batch["Successful"]
+    ]
+    own = next(r for r in traced_batch["Successful"] if r["Id"] == "own")
+    assert "MD5OfMessageSystemAttributes" in own  # the user's own system attribute: theirs
+
+
 @FIFO
 def test_an_sqs_batch_of_full_messages_leaves_as_without_the_layer_plus_system_attributes(
     collected, moto_url, in_traced_lambda, message_traceparent, fifo

@@ -768,3 +768,30 @@ def wanted(operation: tuple[str, str], settings: config.Settings) -> set[str]:
     """The message attributes the layer adds where there is room."""
     names = {"AWSTraceHeader"} if operation[0] == "SNS" else set()
     return names | ({"traceparent"} if settings.message_traceparent else set())
+
+
+DIGEST = {"MD5OfMessageSystemAttributes": "d"}
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "response", "expected"),
+    [
+        ("SendMessage", {}, {**DIGEST, "MessageId": "m"}, {"MessageId": "m"}),
+        ("SendMessage", {"MessageSystemAttributes": {"AWSTraceHeader": {}}}, DIGEST, DIGEST),
+        (
+            "SendMessageBatch",
+            {"Entries": [{"Id": "a"}, {"Id": "b", "MessageSystemAttributes": {"x": {}}}]},
+            {"Successful": [{"Id": "a", **DIGEST}, {"Id": "b", **DIGEST}]},
+            {"Successful": [{"Id": "a"}, {"Id": "b", **DIGEST}]},
+        ),
+        ("SendMessageBatch", {"Entries": "odd"}, {"Successful": None}, {"Successful": None}),
+        ("SendMessage", None, ["odd"], ["odd"]),
+        ("ReceiveMessage", {}, DIGEST, DIGEST),
+    ],
+)
+def test_the_digest_of_the_layers_system_attribute_is_taken_out_and_only_it(
+    operation: str, params: Any, response: Any, expected: Any
+) -> None:
+    response = copy.deepcopy(response)
+    mi.without_added_digests("SQS", operation, params, response)
+    assert response == expected

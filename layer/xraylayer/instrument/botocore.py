@@ -117,12 +117,14 @@ def _traced_api_call(make_api_call: Callable[..., Any]) -> Callable[..., Any]:
         call = _begin(client, args, kwargs)
         if call is None:
             return make_api_call(client, *args, **kwargs)
-        args, kwargs = _with_message_context(call, args, kwargs)
+        sent_args, sent_kwargs = _with_message_context(call, args, kwargs)
         try:
-            response = make_api_call(client, *args, **kwargs)
+            response = make_api_call(client, *sent_args, **sent_kwargs)
         except BaseException as error:
             _end(call, None, error)
             raise
+        if sent_args is not args or sent_kwargs is not kwargs:
+            _as_without_injection(call, response)
         _end(call, response, None)
         return response
 
@@ -289,6 +291,16 @@ def _with_message_context(call: _Call, args: tuple, kwargs: dict) -> tuple[tuple
     except Exception as error:
         diagnostics.internal_error("putting trace context into an AWS call's messages", error)
         return args, kwargs
+
+
+def _as_without_injection(call: _Call, response: Any) -> None:
+    """The response, as the caller would have had it without the context the layer added."""
+    try:
+        message_injection.without_added_digests(
+            call.service_id, call.operation, call.params, response
+        )
+    except Exception as error:
+        diagnostics.internal_error("restoring an AWS call's response", error)
 
 
 def _log_skipped(call: _Call, reason: str) -> None:
