@@ -189,17 +189,30 @@ def invoke_twice(
     """A cold and a warm invoke, and the headers of the HTTP calls they made."""
     events = [{"order": f"o-{index}", "url": f"{payments.url}/pay/o-{index}"} for index in (1, 2)]
     payments.received.clear()
+    results = invoked(function_dir, python, "bundled_app.handler", events, layers=layers, env=env)
+    return results, list(payments.received)
+
+
+def invoked(
+    function_dir: Path,
+    python: str,
+    handler: str,
+    events: list[dict[str, Any]],
+    *,
+    layers: list[Path],
+    env: dict[str, str],
+) -> list[InvokeResult]:
+    """``events`` invoked in order in one sandbox with Active tracing (a cold start first)."""
     with Sandbox(
         function_dir,
-        "bundled_app.handler",
+        handler,
         layers=layers,
         env=env,
         python=python,
         tracing="Active",
         timeout_s=20,
     ) as sandbox:
-        results = [sandbox.invoke(event) for event in events]
-    return results, list(payments.received)
+        return [sandbox.invoke(event) for event in events]
 
 
 @pytest.fixture(scope="module")
@@ -310,10 +323,9 @@ def test_a_provider_set_up_in_the_first_invocation_is_theirs_too(
     taken the global provider before their first invocation runs."""
 
     def views(layers: list[Path], env: dict[str, str]) -> list[dict[str, Any]]:
-        with Sandbox(
-            function_dir, "lazy_app.handler", layers=layers, env=env, python=python, timeout_s=20
-        ) as sandbox:
-            return [caller_view(sandbox.invoke({"order": f"o-{index}"})) for index in (1, 2)]
+        events = [{"order": f"o-{index}"} for index in (1, 2)]
+        results = invoked(function_dir, python, "lazy_app.handler", events, layers=layers, env=env)
+        return [caller_view(result) for result in results]
 
     plain = views([], {})
     assert views([built_layer], WRAPPER) == plain
@@ -333,16 +345,8 @@ def test_spans_made_with_the_opentelemetry_api_alone_join_the_invocations_trace(
     are subsegments of the invocation, nested as they were made, cold start included."""
 
     def run(layers: list[Path], env: dict[str, str]) -> list[InvokeResult]:
-        with Sandbox(
-            function_dir,
-            "api_only_app.handler",
-            layers=layers,
-            env=env,
-            python=python,
-            tracing="Active",
-            timeout_s=20,
-        ) as sandbox:
-            return [sandbox.invoke({"order": f"o-{index}"}) for index in (1, 2)]
+        events = [{"order": f"o-{index}"} for index in (1, 2)]
+        return invoked(function_dir, python, "api_only_app.handler", events, layers=layers, env=env)
 
     plain, layered = run([], {}), run([built_layer], WRAPPER)
     assert [caller_view(r) for r in layered] == [caller_view(r) for r in plain]

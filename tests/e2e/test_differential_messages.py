@@ -18,9 +18,7 @@ the entries are read where they reach moto, from its request recorder.
 from __future__ import annotations
 
 import base64
-import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_recording import json_bodies, recording, recording_server
 from xraylayer.trace_header import parse
 from xraylayer_local import InvokeResult, Sandbox
 from xraylayer_local.moto_server import MotoServer
@@ -37,7 +36,6 @@ WRAPPER = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/xray-instrument"}
 RUNS = ("plain", "layer")
 RECEIVE_TIMEOUT_S = 10.0
 # Loopback requests must never go through a proxy configured in the environment.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 BINARY = b"\x00\xffbinary\x01"
 
 
@@ -172,33 +170,8 @@ class Run:
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    """A moto server of this module's own, so that its request recorder (which writes to
-    MOTO_RECORDER_FILEPATH, read at start) records no other module's calls."""
-    recording = tmp_path_factory.mktemp("moto") / "recording.jsonl"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOTO_RECORDER_FILEPATH", str(recording))
-        server = MotoServer().start()
-    try:
+    with recording_server(tmp_path_factory.mktemp("moto")) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _recorder(moto: MotoServer, action: str) -> str:
-    with _NO_PROXY.open(f"{moto.endpoint_url}/moto-api/recorder/{action}", data=b"") as answer:
-        return answer.read().decode()
-
-
-def _recorded_json_bodies(moto: MotoServer, target: str) -> list[dict[str, Any]]:
-    """The JSON bodies of the recorded requests of one operation (``X-Amz-Target``)."""
-    bodies = []
-    for line in _recorder(moto, "download-recording").splitlines():
-        request = json.loads(line)
-        headers = {name.lower(): value for name, value in request["headers"].items()}
-        if headers.get("x-amz-target") == target:
-            body = request["body"]
-            bodies.append(json.loads(base64.b64decode(body) if request["body_encoded"] else body))
-    return bodies
 
 
 def _resources(moto: MotoServer, run: str) -> Resources:
@@ -247,10 +220,9 @@ def _receive(sqs: Any, queue_url: str, count: int) -> list[dict[str, Any]]:
 
 def _run(moto: MotoServer, layers: list[Path], env: dict[str, str], run: str) -> Run:
     resources = _resources(moto, run)
-    _recorder(moto, "reset-recording")
-    _recorder(moto, "start-recording")
-    try:
-        with Sandbox(
+    with (
+        recording(moto) as requests,
+        Sandbox(
             FUNCTIONS,
             "diff_messages.handler",
             layers=layers,
@@ -258,13 +230,12 @@ def _run(moto: MotoServer, layers: list[Path], env: dict[str, str], run: str) ->
             tracing="Active",
             region=moto.region,
             timeout_s=10,
-        ) as sandbox:
-            results = {
-                name: sandbox.invoke(as_event(event)) for name, event in sends(resources).items()
-            }
-    finally:
-        _recorder(moto, "stop-recording")
-    (batch,) = _recorded_json_bodies(moto, "AmazonSQS.SendMessageBatch")
+        ) as sandbox,
+    ):
+        results = {
+            name: sandbox.invoke(as_event(event)) for name, event in sends(resources).items()
+        }
+    (batch,) = json_bodies(requests, "AmazonSQS.SendMessageBatch")
     sqs = moto.client("sqs")
     received = {
         role: _receive(sqs, resources.queues[role], count)

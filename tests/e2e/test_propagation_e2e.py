@@ -15,17 +15,15 @@ producer put on the wire; the consumer is invoked with that header, as EventBrid
 
 from __future__ import annotations
 
-import base64
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_recording import json_bodies, recording, recording_server
 from xraylayer.trace_header import parse
 from xraylayer_local import InvokeResult, Sandbox
 from xraylayer_local.event_sources import (
@@ -51,7 +49,6 @@ TEN_ATTRIBUTES = {
 QUEUES = ("single", "batch", "sns-enveloped", "sns-raw", "crowded-raw", "events")
 RECEIVE_TIMEOUT_S = 10.0
 # Loopback requests must never go through a proxy configured in the environment.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -78,50 +75,8 @@ class Produced:
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    """A moto server of this module's own: its recorder writes to a temporary file (moto reads
-    MOTO_RECORDER_FILEPATH at start, the default is ./moto_recording) and records no other
-    module's calls."""
-    recording = tmp_path_factory.mktemp("moto") / "recording.jsonl"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOTO_RECORDER_FILEPATH", str(recording))
-        server = MotoServer().start()
-    try:
+    with recording_server(tmp_path_factory.mktemp("moto")) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _recorder(moto: MotoServer, action: str) -> str:
-    """One call of moto's request recorder API (``/moto-api/recorder/<action>``)."""
-    with _NO_PROXY.open(f"{moto.endpoint_url}/moto-api/recorder/{action}", data=b"") as answer:
-        return answer.read().decode()
-
-
-@contextmanager
-def _recording(moto: MotoServer) -> Iterator[list[dict[str, Any]]]:
-    """The requests moto receives inside the block, filled in when it ends."""
-    _recorder(moto, "reset-recording")
-    _recorder(moto, "start-recording")
-    requests: list[dict[str, Any]] = []
-    try:
-        yield requests
-    finally:
-        _recorder(moto, "stop-recording")
-    lines = _recorder(moto, "download-recording").splitlines()
-    requests.extend(json.loads(line) for line in lines if line.strip())
-
-
-def _json_bodies(requests: list[dict[str, Any]], target: str) -> list[dict[str, Any]]:
-    """The JSON bodies of the recorded requests for one JSON-protocol operation (its
-    ``X-Amz-Target``, e.g. ``AWSEvents.PutEvents``); the recorder keeps bodies base64."""
-    bodies = []
-    for request in requests:
-        headers = {name.lower(): value for name, value in request["headers"].items()}
-        if headers.get("x-amz-target") != target:
-            continue
-        body = request["body"]
-        bodies.append(json.loads(base64.b64decode(body) if request["body_encoded"] else body))
-    return bodies
 
 
 def _subscribe(sns: Any, topic_arn: str, queue_arn: str, *, raw: bool) -> str:
@@ -192,7 +147,7 @@ def produced(
             region=moto.region,
             timeout_s=20,
         ) as sandbox,
-        _recording(moto) as requests,
+        recording(moto) as requests,
     ):
         result = sandbox.invoke(event)
     assert result.status == "success", result.error
@@ -244,7 +199,7 @@ def invocations(
     envelope = sns_envelope(envelope_message["Body"])
     (bridged,) = delivered["events"]
     event = eventbridge_event(json.loads(bridged["Body"]), ACCOUNT_ID)
-    put = _json_bodies(produced.requests, "AWSEvents.PutEvents")
+    put = json_bodies(produced.requests, "AWSEvents.PutEvents")
     entries = [entry for body in put for entry in body["Entries"]]
     return {
         "sqs": from_queue("single"),
