@@ -45,22 +45,6 @@ def _milliseconds(text: str) -> float:
     return value
 
 
-def _address(text: str) -> str:
-    """`host:port`, or the X-Ray SDK's `tcp:host:port udp:host:port` (the UDP one is used)."""
-    parts = text.split()
-    if len(parts) > 1:
-        udp = [part[4:] for part in parts if part.startswith("udp:")]
-        if len(udp) != 1:
-            raise ValueError("expected host:port or tcp:host:port udp:host:port")
-        text = udp[0]
-    host, colon, port = text.rpartition(":")
-    if not colon or not host or not (port.isascii() and port.isdigit()):
-        raise ValueError("expected host:port")
-    if not 0 < int(port) < 65536:
-        raise ValueError("port must be 1 to 65535")
-    return f"{host}:{int(port)}"
-
-
 def _one_of(*choices: str) -> "Callable[[str], str]":
     def parse(text: str) -> str:
         lowered = text.lower()
@@ -470,7 +454,7 @@ INITIALIZATION_TYPE = Variable(
 DAEMON_ADDRESS = Variable(
     "AWS_XRAY_DAEMON_ADDRESS",
     "host:port",
-    _address,
+    _text,  # parsed where it is used: xray_udp.parse_address
     None,
     "Set by Lambda: where the X-Ray daemon listens (UDP); the function tells the extension, "
     "which does not see it. The X-Ray SDK's `tcp:host:port udp:host:port` form works too.",
@@ -640,7 +624,6 @@ class Settings:
 
     __slots__ = (
         "capture_query_string",
-        "daemon_address",
         "disabled_instrumentations",
         "enabled",
         "import_profile_threshold_ms",
@@ -659,7 +642,6 @@ class Settings:
     disabled_instrumentations: frozenset[str]
     import_profile_threshold_ms: float
     log_level: str
-    daemon_address: str | None
     next_wrapper: str | None
     initialization_type: str
     message_context: str
@@ -681,7 +663,6 @@ class Settings:
         self.disabled_instrumentations = value(DISABLED_INSTRUMENTATIONS)
         self.import_profile_threshold_ms = value(IMPORT_PROFILE_MS)
         self.log_level = value(LOG_LEVEL)
-        self.daemon_address = value(DAEMON_ADDRESS)
         self.next_wrapper = value(NEXT_WRAPPER)
         self.initialization_type = value(INITIALIZATION_TYPE)
         self.message_context = value(MESSAGE_CONTEXT)

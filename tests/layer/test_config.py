@@ -64,13 +64,6 @@ VALID = [
     ("XRAYLAYER_IMPORT_PROFILE_MS", "import_profile_threshold_ms", "12.5", 12.5),
     ("XRAYLAYER_LOG_LEVEL", "log_level", "DEBUG", "debug"),
     ("XRAYLAYER_LOG_LEVEL", "log_level", "off", "off"),
-    ("AWS_XRAY_DAEMON_ADDRESS", "daemon_address", "169.254.79.129:2000", "169.254.79.129:2000"),
-    (
-        "AWS_XRAY_DAEMON_ADDRESS",
-        "daemon_address",
-        "tcp:127.0.0.1:2000 udp:127.0.0.2:2001",
-        "127.0.0.2:2001",
-    ),
     ("XRAYLAYER_NEXT_WRAPPER", "next_wrapper", "/opt/bootstrap", "/opt/bootstrap"),
     (
         "AWS_LAMBDA_INITIALIZATION_TYPE",
@@ -103,9 +96,6 @@ INVALID = [
     ("XRAYLAYER_IMPORT_PROFILE_MS", "import_profile_threshold_ms", "nan"),
     ("XRAYLAYER_IMPORT_PROFILE_MS", "import_profile_threshold_ms", "inf"),
     ("XRAYLAYER_LOG_LEVEL", "log_level", "verbose"),
-    ("AWS_XRAY_DAEMON_ADDRESS", "daemon_address", "169.254.79.129"),
-    ("AWS_XRAY_DAEMON_ADDRESS", "daemon_address", "host:70000"),
-    ("AWS_XRAY_DAEMON_ADDRESS", "daemon_address", "tcp:127.0.0.1:2000 tcp:127.0.0.2:2001"),
 ]
 
 
@@ -131,7 +121,6 @@ def test_unset_and_blank_values_give_the_defaults(capsys: pytest.CaptureFixture[
         assert settings.disabled_instrumentations == frozenset()
         assert settings.import_profile_threshold_ms == 5.0
         assert settings.log_level == "warning"
-        assert settings.daemon_address is None
         assert settings.next_wrapper is None
         assert settings.initialization_type == "on-demand"
     assert warnings(capsys) == []
