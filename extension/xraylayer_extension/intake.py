@@ -1,7 +1,7 @@
 """The span intake: the unix datagram socket the function process hands its spans to.
 
-Bound at ``wire.intake_path()`` before the extension's first ``next``, so the function finds
-it from its first invocation on. One receiver thread decodes each datagram with
+Bound at ``intake_address.intake_path()`` before the extension's first ``next``, so the
+function finds it from its first invocation on. One receiver thread decodes each datagram with
 ``wire.decode`` and files it in an ``InvocationStore`` under a lock; the main loop waits on
 the same lock's condition for an invocation's end marker. A datagram that is not a message
 is counted, never raised: nothing the function sends can stop the extension.
@@ -16,9 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from xraylayer import wire
+from xraylayer.intake_address import MAX_DATAGRAM_BYTES, intake_path
 
 from .invocations import InvocationStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from xraylayer import wire
 
 ENDED, DEADLINE, RUNTIME_GONE, NO_START = "ended", "deadline", "runtime_gone", "no_start"
 RUNTIME_DONE = "runtime_done"  # Lambda said the runtime is done, and no end marker came
@@ -32,7 +36,7 @@ class Intake:
     """The bound socket, its receiver thread, and what it received so far."""
 
     def __init__(self, path: str | None = None, store: InvocationStore | None = None) -> None:
-        self.path = path or wire.intake_path()
+        self.path = path or intake_path()
         self.store = store or InvocationStore()
         self.condition = threading.Condition()
         self.malformed: dict[str, int] = {}
@@ -95,9 +99,13 @@ class Intake:
             os.unlink(self.path)
 
     def _receive(self) -> None:
+        # The message format (json and all) loads here, on this thread, while the main thread
+        # is already back in `next`: not before it, where it would add to the cold start.
+        from xraylayer import wire  # noqa: F401
+
         while True:
             try:
-                data = self._socket.recv(wire.MAX_DATAGRAM_BYTES)
+                data = self._socket.recv(MAX_DATAGRAM_BYTES)
             except OSError:
                 if self._closed:
                     return
@@ -113,6 +121,8 @@ class Intake:
 
     def accept(self, data: bytes) -> None:
         """File one datagram (the receiver thread calls this; tests may too)."""
+        from xraylayer import wire
+
         try:
             message = wire.decode(data)
         except Exception as error:  # decode promises DecodeError; be safe anyway
@@ -125,6 +135,8 @@ class Intake:
                 self.condition.notify_all()
 
     def _apply(self, message: wire.Message) -> None:
+        from xraylayer import wire
+
         store = self.store
         if isinstance(message, wire.SpanMessage):
             store.add(message.request_id, message.span)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from . import __version__, diagnostics, wire
 from . import semconv as sc
+from .intake_address import intake_path
 from .spans import Span
 from .tracer import TRACER, Tracer
 
@@ -66,8 +67,9 @@ _EXPLANATIONS = {
 class Handoff:
     """The span sink of one function process; thread-safe, never raises, never blocks.
 
-    ``intake``: the extension's socket path (default ``wire.intake_path()``); ``environ``: where
-    ``AWS_XRAY_DAEMON_ADDRESS`` is read (default ``os.environ``, read at each invocation end).
+    ``intake``: the extension's socket path (default ``intake_address.intake_path()``);
+    ``environ``: where ``AWS_XRAY_DAEMON_ADDRESS`` is read (default ``os.environ``, read at each
+    invocation end).
     """
 
     def __init__(
@@ -224,7 +226,7 @@ class Handoff:
             with contextlib.suppress(OSError):  # the default buffer works, it just fills sooner
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
             if self._intake is None:
-                self._intake = wire.intake_path(self._environ)
+                self._intake = intake_path(self._environ)
             self._socket = sock
         return self._socket
 

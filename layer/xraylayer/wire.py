@@ -1,12 +1,12 @@
 """The format between the function process and the layer's extension, version 1.
 
 Transport
-    A unix datagram socket bound by the extension at ``intake_path()``: ``XRAYLAYER_INTAKE``,
-    default ``/tmp/xraylayer-intake.sock`` (``/tmp`` is the one writable place both processes
-    share). One message per datagram. Datagrams are reliable and ordered on a unix socket, and
-    a non-blocking send either queues the whole message or fails at once (EAGAIN when the
-    extension is behind, ENOENT / ECONNREFUSED when it is not there), which is what lets the
-    function hand a span over in microseconds and never wait for the extension.
+    A unix datagram socket bound by the extension at ``intake_address.intake_path()``:
+    ``XRAYLAYER_INTAKE``, default ``/tmp/xraylayer-intake.sock`` (``/tmp`` is the one writable
+    place both processes share). One message per datagram. Datagrams are reliable and ordered on
+    a unix socket, and a non-blocking send either queues the whole message or fails at once
+    (EAGAIN when the extension is behind, ENOENT / ECONNREFUSED when it is not there), which is
+    what lets the function hand a span over in microseconds and never wait for the extension.
 
 Encoding
     Each datagram is one UTF-8 JSON object (strict JSON: NaN and infinities are sent as strings)
@@ -55,10 +55,9 @@ Versions
 from __future__ import annotations
 
 import json
-import os
 from collections import namedtuple
 
-from . import diagnostics
+from .intake_address import MAX_DATAGRAM_BYTES
 from .json_values import dumps, json_safe, truncate_strings
 from .spans import INTERNAL, Span
 
@@ -68,47 +67,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 VERSION = 1
-MAX_DATAGRAM_BYTES = 65_536
 BATCH_BYTES = 16_384  # a batch this size leaves room for 10 queued in the default 208 KiB sndbuf
-INTAKE_VARIABLE = "XRAYLAYER_INTAKE"
-INTAKE_FILE_NAME = "xraylayer-intake.sock"
-DEFAULT_INTAKE_PATH = "/tmp/" + INTAKE_FILE_NAME
-MAX_SOCKET_PATH_BYTES = 107  # sun_path is 108 bytes with its terminating NUL
 
 HELLO, START, SPAN, SPANS, END = "hello", "start", "span", "spans", "end"
 TRUNCATION_NAMESPACE = "xraylayer"
 TRUNCATION_KEY = "wire_truncated"
 _ID_FIELDS = frozenset({"trace_id", "span_id", "parent_id", "rid"})
 _ENVELOPE_BYTES = 64  # room for {"v":1,"t":"spans","items":[...]} around the items
-
-
-def intake_path(environ: dict[str, str] | None = None) -> str:
-    """The intake socket's path: ``XRAYLAYER_INTAKE`` if usable, else the default (one
-    warning for a value no unix socket can have). The default is in ``$TMPDIR`` when that is
-    set (Lambda does not set it; a local sandbox does, to give each environment its own /tmp),
-    else in /tmp."""
-    environ = os.environ if environ is None else environ
-    default = _in_tmpdir(environ.get("TMPDIR", ""))
-    value = environ.get(INTAKE_VARIABLE, "")
-    if not value:
-        return default
-    if not _usable(value):
-        diagnostics.log(
-            "warning",
-            f"{INTAKE_VARIABLE}={value!r} is not a usable socket path; using {default}",
-            once=f"intake:{value}",
-        )
-        return default
-    return value
-
-
-def _in_tmpdir(folder: str) -> str:
-    path = folder.rstrip("/") + "/" + INTAKE_FILE_NAME if folder else DEFAULT_INTAKE_PATH
-    return path if _usable(path) else DEFAULT_INTAKE_PATH
-
-
-def _usable(path: str) -> bool:
-    return "\0" not in path and len(path.encode("utf-8", "replace")) <= MAX_SOCKET_PATH_BYTES
 
 
 # --- messages as the receiver sees them ----------------------------------------------------

@@ -81,6 +81,24 @@ def test_run_loads_nothing_but_registration_before_it_registers() -> None:
     assert "xraylayer_extension.registration" in loaded
 
 
+def test_what_binds_the_intake_before_next_loads_no_message_format() -> None:
+    """json, re and the wire format cost ~5 ms: the intake's thread loads them after the
+    extension is back in `next`, not the main thread before it."""
+    code = (
+        "import sys; sys.path[:0] = sys.argv[1:3]; "
+        "import xraylayer_extension.intake, xraylayer_extension.platform_reports, "
+        "xraylayer_extension.telemetry_listener, xraylayer_extension.flush_decision; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(REPO / "extension"), str(REPO / "layer")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not {"json", "re", "xraylayer.wire", "typing", "dataclasses"} & set(loaded)
+
+
 def test_an_invocation_that_ended_is_exported_with_all_its_spans(
     loop: ExtensionLoop, daemon: XRayDaemon
 ) -> None:

@@ -222,7 +222,7 @@ NO_DEFAULT_TO_COMPARE = {
 
 def _extension_defaults() -> dict[str, object]:
     """What the extension applies with none of its variables set, in config's terms."""
-    from xraylayer import wire
+    from xraylayer import intake_address
     from xraylayer_extension import (
         exporters,
         flush_policy,
@@ -242,7 +242,7 @@ def _extension_defaults() -> dict[str, object]:
         config.TAIL_KEEP.name: keep.enabled,
         config.TAIL_KEEP_SLOW_MS.name: keep.slow_ms,
         config.FILE.name: jsonl_file.JsonLinesFileExporter(environ=empty).path,
-        config.INTAKE.name: wire.intake_path(empty),
+        config.INTAKE.name: intake_address.intake_path(empty),
         config.TRACES_SAMPLER.name: trace_sampler.sampler_from(empty)[0].name,
         config.TRACES_SAMPLER_ARG.name: ratio_sampler.ratio,
         config.OTLP_ENDPOINT.name: otlp.endpoint.removesuffix("/" + otlp_http.TRACES_PATH),

@@ -9,7 +9,7 @@ import socket
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from xraylayer import wire
+from xraylayer import intake_address, wire
 from xraylayer.spans import CLIENT, SERVER, Span
 from xraylayer.wire import (
     DecodeError,
@@ -82,17 +82,18 @@ def decoded_span(data: bytes) -> Span:
 
 
 def test_intake_path_default_and_override(capsys):
-    assert wire.intake_path({}) == "/tmp/xraylayer-intake.sock"
-    assert wire.intake_path({"XRAYLAYER_INTAKE": "/tmp/x.sock"}) == "/tmp/x.sock"
-    assert wire.intake_path({"XRAYLAYER_INTAKE": ""}) == "/tmp/xraylayer-intake.sock"
-    assert wire.intake_path({"TMPDIR": "/t/env-1/"}) == "/t/env-1/xraylayer-intake.sock"
-    assert wire.intake_path({"TMPDIR": "/" + "t" * 120}) == "/tmp/xraylayer-intake.sock"
+    assert intake_address.intake_path({}) == "/tmp/xraylayer-intake.sock"
+    assert intake_address.intake_path({"XRAYLAYER_INTAKE": "/tmp/x.sock"}) == "/tmp/x.sock"
+    assert intake_address.intake_path({"XRAYLAYER_INTAKE": ""}) == "/tmp/xraylayer-intake.sock"
+    assert intake_address.intake_path({"TMPDIR": "/t/env-1/"}) == "/t/env-1/xraylayer-intake.sock"
+    assert intake_address.intake_path({"TMPDIR": "/" + "t" * 120}) == "/tmp/xraylayer-intake.sock"
     assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("value", ["/tmp/" + "x" * 200, "/tmp/a\0b"])
 def test_an_unusable_intake_path_warns_and_uses_the_default(value, capsys):
-    assert wire.intake_path({"XRAYLAYER_INTAKE": value}) == wire.DEFAULT_INTAKE_PATH
+    default = intake_address.DEFAULT_INTAKE_PATH
+    assert intake_address.intake_path({"XRAYLAYER_INTAKE": value}) == default
     assert "xraylayer: WARNING XRAYLAYER_INTAKE=" in capsys.readouterr().err
 
 
