@@ -99,10 +99,6 @@ class Intake:
             os.unlink(self.path)
 
     def _receive(self) -> None:
-        # The message format (json and all) loads here, on this thread, while the main thread
-        # is already back in `next`: not before it, where it would add to the cold start.
-        from xraylayer import wire  # noqa: F401
-
         while True:
             try:
                 data = self._socket.recv(MAX_DATAGRAM_BYTES)
@@ -120,7 +116,9 @@ class Intake:
                 self._count_malformed(f"internal error: {type(error).__name__}")
 
     def accept(self, data: bytes) -> None:
-        """File one datagram (the receiver thread calls this; tests may too)."""
+        """File one datagram (the receiver thread calls this; tests may too). The message
+        format (json and all) loads with the first one, once the runtime is starting: not
+        before the extension's first `next`, where Lambda would add it to the cold start."""
         from xraylayer import wire
 
         try:
