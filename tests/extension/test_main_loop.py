@@ -65,38 +65,40 @@ def _start(handoff: Handoff, request_id: str) -> Span:
     return invocation
 
 
-def test_run_loads_nothing_but_registration_before_it_registers() -> None:
+def modules_loaded_by(*modules: str) -> set[str]:
+    """The modules a fresh ``python -I -S`` has loaded after importing ``modules``, beyond its
+    own start (the repository's extension and layer packages on its path)."""
     code = (
         "import sys; before = set(sys.modules); sys.path[:0] = sys.argv[1:3]; "
-        "import xraylayer_extension.main_loop; "
+        f"import {', '.join(modules)}; "
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, str(REPO / "extension"), str(REPO / "layer")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    return set(
+        subprocess.run(
+            [sys.executable, "-I", "-S", "-c", code, str(REPO / "extension"), str(REPO / "layer")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    )
+
+
+def test_run_loads_nothing_but_registration_before_it_registers() -> None:
+    loaded = modules_loaded_by("xraylayer_extension.main_loop")
     assert not [m for m in loaded if m.split(".")[0] in ("http", "json", "threading", "xraylayer")]
     assert "xraylayer_extension.registration" in loaded
 
 
 def test_what_binds_the_intake_before_next_loads_no_message_format() -> None:
-    """json, re and the wire format cost ~5 ms: the intake's thread loads them after the
-    extension is back in `next`, not the main thread before it."""
-    code = (
-        "import sys; sys.path[:0] = sys.argv[1:3]; "
-        "import xraylayer_extension.intake, xraylayer_extension.platform_reports, "
-        "xraylayer_extension.telemetry_listener, xraylayer_extension.flush_decision; "
-        "print(' '.join(sorted(sys.modules)))"
+    """json, re and the wire format load with the first datagram, once the runtime is
+    starting, not on the extension's way to its first `next`."""
+    loaded = modules_loaded_by(
+        "xraylayer_extension.intake",
+        "xraylayer_extension.platform_reports",
+        "xraylayer_extension.telemetry_listener",
+        "xraylayer_extension.flush_decision",
     )
-    loaded = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, str(REPO / "extension"), str(REPO / "layer")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert not {"json", "re", "xraylayer.wire", "typing", "dataclasses"} & set(loaded)
+    assert not {"json", "re", "xraylayer.wire", "typing", "dataclasses"} & loaded
 
 
 def test_an_invocation_that_ended_is_exported_with_all_its_spans(
