@@ -39,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from process_usage import MIB
 from repo import REPO, layer_zip
+from xraylayer_extension.invocations import LOST_AFTER_RECEIPT
 
 FUNCTION_DIR = REPO / "bench" / "flood_function"
 HANDLER = "flood_app.handler"
@@ -107,12 +108,9 @@ def _books(stats: dict[str, Any], work: Path) -> dict[str, Any]:
     made = stats["made"] + 1
     accounting = json.loads((work / "accounting.json").read_text())
     lost = accounting.get("lost", {})
-    counted = (
-        accounting["received"]
-        - lost.get("intake_full", 0)
-        + accounting["function_exported"]
-        + sum(lost.values())
-    )
+    after_receipt = sum(lost.get(reason, 0) for reason in LOST_AFTER_RECEIPT)
+    counted = accounting["received"] - after_receipt + accounting["function_exported"]
+    counted += sum(lost.values())
     exporter = accounting["exporters"]["file"]
     given = exporter["exported"] + exporter["rejected"] + sum(exporter["dropped"].values())
     with (work / "traces.jsonl").open(encoding="utf-8") as file:
@@ -126,7 +124,10 @@ def _books(stats: dict[str, Any], work: Path) -> dict[str, Any]:
         "file_dropped": exporter["dropped"],
         "file_lines": lines,
         "unaccounted": made - counted,
-        "exporter_unaccounted": accounting["received"] - lost.get("intake_full", 0) - given,
+        "exporter_unaccounted": accounting["received"]
+        - after_receipt
+        + accounting["closed_by_extension"]
+        - given,
     }
 
 

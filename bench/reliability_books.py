@@ -29,6 +29,7 @@ from typing import Any
 
 from reliability_plans import CAUSES, FAILURES, Plan
 from sampling import percentile
+from xraylayer_extension.invocations import LOST_AFTER_RECEIPT
 
 XRAY_DAEMON = "xray-daemon"
 
@@ -60,8 +61,9 @@ class Environment:
         made = self.made()
         counts = self.accounting or {"received": 0, "function_exported": 0, "lost": {}}
         lost = counts.get("lost", {})
-        intake_full = lost.get("intake_full", 0)
-        from_function = counts["received"] + counts["function_exported"] - intake_full
+        # Dropped after receipt: in `received` and in `lost` alike (counted once here).
+        after_receipt = sum(lost.get(reason, 0) for reason in LOST_AFTER_RECEIPT)
+        from_function = counts["received"] + counts["function_exported"] - after_receipt
         counted = from_function + sum(lost.values()) + self.runtime_killed
         with_process = self.pending_at_death
         if self.extension_killed:  # its last accounting is from its last flush
@@ -71,7 +73,8 @@ class Environment:
         exporters = {}
         for name, result in counts.get("exporters", {}).items():
             given = result["exported"] + result["rejected"] + sum(result["dropped"].values())
-            expected = counts["received"] - intake_full + self.runtime_killed
+            closed = counts.get("closed_by_extension", self.runtime_killed)
+            expected = counts["received"] - after_receipt + closed
             exporters[name] = {
                 **result,
                 "given": given,

@@ -22,6 +22,10 @@ from xraylayer.trace_header import new_id
 MAX_HELD_SPANS = 10_000
 REMEMBERED_CLOSED = 256  # request ids already exported, to recognise late spans
 INTAKE_FULL = "intake_full"
+# The function's own invocation span, arriving after the extension closed and exported its
+# open copy (the end marker came too late): exporting both would show the invocation twice.
+ALREADY_CLOSED = "already_closed"
+LOST_AFTER_RECEIPT = (INTAKE_FULL, ALREADY_CLOSED)  # counted in `received` and in `dropped`
 
 
 class Invocation:
@@ -52,6 +56,8 @@ class InvocationStore:
         self.received = 0
         self.dropped: dict[str, int] = {}
         self.closed: deque[str] = deque(maxlen=REMEMBERED_CLOSED)
+        self.closed_here = 0  # open invocation spans handed out for the extension to close
+        self._closed_span_ids: deque[str] = deque(maxlen=REMEMBERED_CLOSED)
 
     def started(self, request_id: str | None, span: Span) -> None:
         """An invocation began; its span is open and counts once it is held."""
@@ -65,6 +71,9 @@ class InvocationStore:
     def add(self, request_id: str | None, span: Span) -> None:
         """A finished span; the invocation span itself replaces its open copy."""
         self.received += 1
+        if span.span_id in self._closed_span_ids:
+            self.drop(ALREADY_CLOSED)
+            return
         if request_id is None or request_id in self.closed:
             self._hold(self.loose, span)
             return
@@ -101,11 +110,12 @@ class InvocationStore:
             self.closed.append(other.request_id)
             spans.extend(other.spans)
             if other.open_span is not None:  # ended, yet its span never came: close it as is
-                spans.append(other.open_span)
+                spans.append(self._closing(other.open_span))
         open_span = None
         if invocation is not None:
             spans.extend(invocation.spans)
-            open_span = invocation.open_span
+            if invocation.open_span is not None:
+                open_span = self._closing(invocation.open_span)
         self.held = len(self.loose) + sum(len(i.spans) for i in self.invocations.values())
         return spans, open_span
 
@@ -116,7 +126,7 @@ class InvocationStore:
         for invocation in self.invocations.values():
             spans.extend(invocation.spans)
             if invocation.open_span is not None:
-                open_spans.append(invocation.open_span)
+                open_spans.append(self._closing(invocation.open_span))
         self.invocations.clear()
         self.held = 0
         return spans, open_spans
@@ -124,6 +134,13 @@ class InvocationStore:
     def drop(self, reason: str, count: int = 1) -> None:
         if count:
             self.dropped[reason] = self.dropped.get(reason, 0) + count
+
+    def _closing(self, span: Span) -> Span:
+        """An open invocation span the extension now closes and exports itself: remembered,
+        so that the function's own copy, if it still comes, is not exported a second time."""
+        self.closed_here += 1
+        self._closed_span_ids.append(span.span_id)
+        return span
 
     def _invocation(self, request_id: str) -> Invocation:
         invocation = self.invocations.get(request_id)

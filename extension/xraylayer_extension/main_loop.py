@@ -294,10 +294,17 @@ class ExtensionLoop:
         """What reached the intake, and what was lost before any exporter saw it."""
         intake = self.intake
         if intake is None:
-            return {"received": 0, "function_exported": 0, "lost": {}, "malformed": 0}
+            return {
+                "received": 0,
+                "function_exported": 0,
+                "closed_by_extension": 0,
+                "lost": {},
+                "malformed": 0,
+            }
         return {
             "received": intake.store.received,
             "function_exported": intake.function_exported,
+            "closed_by_extension": intake.store.closed_here,
             "lost": dict(intake.store.dropped),
             "malformed": sum(intake.malformed.values()),
         }

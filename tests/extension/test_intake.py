@@ -14,7 +14,7 @@ from xraylayer import semconv as sc
 from xraylayer.handoff import Handoff
 from xraylayer.spans import Span
 from xraylayer_extension.intake import DEADLINE, ENDED, NO_START, RUNTIME_GONE, Intake
-from xraylayer_extension.invocations import INTAKE_FULL, InvocationStore
+from xraylayer_extension.invocations import ALREADY_CLOSED, INTAKE_FULL, InvocationStore
 
 TRACE = "5759e988bd862e3fe1be46a994272793"
 DAEMON = "127.0.0.1:2999"
@@ -173,6 +173,29 @@ def test_a_full_store_still_keeps_the_invocation_span() -> None:
     spans, open_span = store.take("rid-1")
     assert [span.name for span in spans] == ["s0", "s1", "orders"] and open_span is None
     assert store.dropped == {INTAKE_FULL: 1} and store.held == 0
+
+
+def test_an_invocation_span_the_extension_closed_is_not_exported_again_when_it_comes_late() -> None:
+    """Lambda said the runtime was done before the function's end marker arrived: the
+    extension closed and exported the open copy; the function's own, arriving later, would
+    show the invocation twice. It is counted as dropped instead."""
+    store = InvocationStore()
+    invocation = Span("orders", TRACE)
+    store.started("rid-1", invocation)
+    spans, open_span = store.take("rid-1")
+    assert spans == [] and open_span is invocation and store.closed_here == 1
+    late = Span("orders", TRACE, span_id=invocation.span_id)
+    late.end()
+    store.add("rid-1", late)
+    assert store.take_all() == ([], [])
+    assert store.received == 1 and store.dropped == {ALREADY_CLOSED: 1}
+
+
+def test_open_spans_left_at_shutdown_are_closed_by_the_extension_and_counted() -> None:
+    store = InvocationStore()
+    store.started("rid-1", Span("orders", TRACE))
+    _, open_spans = store.take_all()
+    assert [span.name for span in open_spans] == ["orders"] and store.closed_here == 1
 
 
 def test_waiting_stops_when_no_start_comes_or_the_runtime_is_gone(intake: Intake) -> None:
