@@ -182,29 +182,44 @@ def test_the_serverless_function_is_traced_by_the_layer() -> None:
     assert granted >= XRAY_ACTIONS, granted
 
 
-def test_the_sam_snippet_is_an_excerpt_of_the_template() -> None:
-    snippet = the_block("AWS SAM", "yaml")
-    assert is_excerpt(snippet, SAM_TEMPLATE.read_text(), "# ..."), snippet
-    for essential in (
-        "Tracing: Active",
-        "- !Ref LayerArn",
-        "- !Ref Architecture",
-        f"AWS_LAMBDA_EXEC_WRAPPER: {WRAPPER}",
-        *(f"- {action}" for action in sorted(XRAY_ACTIONS)),
-    ):
-        assert essential in snippet, essential
+EXCERPTS = {
+    "sam": (
+        "AWS SAM",
+        "yaml",
+        SAM_TEMPLATE,
+        "# ...",
+        (
+            "Tracing: Active",
+            "- !Ref LayerArn",
+            "- !Ref Architecture",
+            f"AWS_LAMBDA_EXEC_WRAPPER: {WRAPPER}",
+            *(f"- {action}" for action in sorted(XRAY_ACTIONS)),
+        ),
+    ),
+    "cdk": (
+        "AWS CDK",
+        "js",
+        CDK_APP,
+        "// ...",
+        (
+            "tracing: lambda.Tracing.ACTIVE",
+            "lambda.LayerVersion.fromLayerVersionArn(",
+            "architecture: ARCHITECTURES[architecture]",
+            f"AWS_LAMBDA_EXEC_WRAPPER: '{WRAPPER}'",
+            "actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords']",
+        ),
+    ),
+}
 
 
-def test_the_cdk_snippet_is_an_excerpt_of_the_app() -> None:
-    snippet = the_block("AWS CDK", "js")
-    assert is_excerpt(snippet, CDK_APP.read_text(), "// ..."), snippet
-    for essential in (
-        "tracing: lambda.Tracing.ACTIVE",
-        "lambda.LayerVersion.fromLayerVersionArn(",
-        "architecture: ARCHITECTURES[architecture]",
-        f"AWS_LAMBDA_EXEC_WRAPPER: '{WRAPPER}'",
-        "actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords']",
-    ):
+@pytest.mark.parametrize("tool", sorted(EXCERPTS))
+def test_the_snippet_is_an_excerpt_of_the_checked_file_with_what_attaching_takes(
+    tool: str,
+) -> None:
+    heading, language, source, gap, essentials = EXCERPTS[tool]
+    snippet = the_block(heading, language)
+    assert is_excerpt(snippet, source.read_text(), gap), snippet
+    for essential in essentials:
         assert essential in snippet, essential
 
 
