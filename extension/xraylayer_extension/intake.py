@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from xraylayer.intake_address import MAX_DATAGRAM_BYTES, intake_path
 
-from .invocations import InvocationStore
+from .invocations import InvocationStore, held_span_bound
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class Intake:
 
     def __init__(self, path: str | None = None, store: InvocationStore | None = None) -> None:
         self.path = path or intake_path()
-        self.store = store or InvocationStore()
+        self.store = store or InvocationStore(held_span_bound(os.environ))
         self.condition = threading.Condition()
         self.malformed: dict[str, int] = {}
         self.daemon_address: str | None = None

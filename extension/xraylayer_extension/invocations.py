@@ -10,6 +10,8 @@ Spans without a request id (made during init) and spans arriving for an invocati
 exported (a late thread) are kept apart as *loose* spans and go out with the next export.
 Memory is bounded: beyond ``max_spans`` held spans, new ones are dropped and counted (the
 invocation spans themselves are never dropped: one per invocation, and the one that matters).
+The bound follows the function's memory size (``held_span_bound``), since the extension's
+memory is taken from the function's: a held span costs about 2 KiB.
 """
 
 from __future__ import annotations
@@ -19,13 +21,29 @@ from collections import deque
 from xraylayer.spans import Span
 from xraylayer.trace_header import new_id
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 MAX_HELD_SPANS = 10_000
+MIN_HELD_SPANS = 1_000
+HELD_SPANS_PER_MB = 40  # ~80 KiB per MB of the function's memory: under a tenth of it
+MEMORY_SIZE_VARIABLE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda, in MB
 REMEMBERED_CLOSED = 256  # request ids already exported, to recognise late spans
 INTAKE_FULL = "intake_full"
 # The function's own invocation span, arriving after the extension closed and exported its
 # open copy (the end marker came too late): exporting both would show the invocation twice.
 ALREADY_CLOSED = "already_closed"
 LOST_AFTER_RECEIPT = (INTAKE_FULL, ALREADY_CLOSED)  # counted in `received` and in `dropped`
+
+
+def held_span_bound(environ: Mapping[str, str]) -> int:
+    """How many spans the extension may hold at once in a function of this memory size:
+    40 per MB, from 1,000 to 10,000 (128 MB: 5,120, about 10 MiB); 10,000 when not known."""
+    text = environ.get(MEMORY_SIZE_VARIABLE, "")
+    if not (text.isascii() and text.isdigit()):
+        return MAX_HELD_SPANS
+    return max(MIN_HELD_SPANS, min(MAX_HELD_SPANS, int(text) * HELD_SPANS_PER_MB))
 
 
 class Invocation:

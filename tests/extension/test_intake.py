@@ -14,7 +14,12 @@ from xraylayer import semconv as sc
 from xraylayer.handoff import Handoff
 from xraylayer.spans import Span
 from xraylayer_extension.intake import DEADLINE, ENDED, NO_START, RUNTIME_GONE, Intake
-from xraylayer_extension.invocations import ALREADY_CLOSED, INTAKE_FULL, InvocationStore
+from xraylayer_extension.invocations import (
+    ALREADY_CLOSED,
+    INTAKE_FULL,
+    InvocationStore,
+    held_span_bound,
+)
 
 TRACE = "5759e988bd862e3fe1be46a994272793"
 DAEMON = "127.0.0.1:2999"
@@ -225,5 +230,33 @@ def test_stopping_files_every_datagram_already_queued_first(socket_path: str) ->
         intake.stop()
         made, pending = handoff.stats()["made"], handoff.stats()["pending"]
         assert intake.store.received == made - pending
+    finally:
+        intake.close()
+
+
+@pytest.mark.parametrize(
+    ("memory", "bound"),
+    [
+        ("128", 5_120),
+        ("10240", 10_000),
+        ("3", 1_000),
+        ("256", 10_000),
+        ("", 10_000),
+        ("lots", 10_000),
+    ],
+)
+def test_the_hold_bound_follows_the_functions_memory_size(memory: str, bound: int) -> None:
+    """The extension's memory is the function's: a 128 MB function's extension holds at most
+    about 10 MiB of spans, a large one at most 10,000 spans."""
+    assert held_span_bound({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory}) == bound
+
+
+def test_the_intake_takes_its_hold_bound_from_the_environment(
+    socket_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    intake = Intake(socket_path)
+    try:
+        assert intake.store.max_spans == 5_120
     finally:
         intake.close()
