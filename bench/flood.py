@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from process_usage import MIB
+from process_usage import peak_rss_mib
 from repo import REPO, layer_zip
 from xraylayer_extension.invocations import LOST_AFTER_RECEIPT
 
@@ -48,8 +48,13 @@ MEMORY_MB = 1024
 TIMEOUT_S = 120.0
 
 
-def _peak_mib(processes: list[Any]) -> float:
-    return round(sum(process.peak_rss_bytes() for process in processes) / MIB, 1)
+def _peak_mib(sandbox: Any) -> dict[str, float]:
+    """The function's and the extension's peak resident memory so far (``VmHWM``)."""
+    figures = peak_rss_mib(sandbox)
+    return {
+        "function": round(figures["function_rss"], 1),
+        "extension": round(figures.get("extension_rss", 0.0), 1),
+    }
 
 
 def _configuration(spans: int, layer: Path | None, work: Path) -> dict[str, Any]:
@@ -77,10 +82,9 @@ def _configuration(spans: int, layer: Path | None, work: Path) -> dict[str, Any]
     )
     try:
         cold = sandbox.invoke({"spans": SMALL})
-        runtime, extensions = sandbox.processes()
-        before = {"function": _peak_mib(runtime), "extension": _peak_mib(extensions)}
+        before = _peak_mib(sandbox)
         flood = sandbox.invoke({"spans": spans})
-        after = {"function": _peak_mib(runtime), "extension": _peak_mib(extensions)}
+        after = _peak_mib(sandbox)
         follow_up = sandbox.invoke({"spans": SMALL})
     finally:
         ended = sandbox.shutdown()
