@@ -89,10 +89,10 @@ class InvocationStore:
     def add(self, request_id: str | None, span: Span) -> None:
         """A finished span; the invocation span itself replaces its open copy."""
         self.received += 1
-        if span.span_id in self._closed_span_ids:
-            self.drop(ALREADY_CLOSED)
-            return
         if request_id is None or request_id in self.closed:
+            if span.span_id in self._closed_span_ids:  # only an exported invocation's span
+                self.drop(ALREADY_CLOSED)
+                return
             self._hold(self.loose, span)
             return
         invocation = self._invocation(request_id)
