@@ -92,12 +92,7 @@ def install() -> bool:
         if _BRIDGE.users_provider is not None or not isinstance(
             module.get_tracer_provider(), module.ProxyTracerProvider
         ):
-            diagnostics.log(
-                "info",
-                "an OpenTelemetry TracerProvider is already set; its spans stay with it "
-                "and are not added to the X-Ray trace",
-                once="otel-own-provider",
-            )
+            _leave_to_users_provider()
             return False
         provider = _make_provider(module)
         module.set_tracer_provider.__wrapped__(provider)
@@ -130,16 +125,20 @@ def _set_provider_wrapper(original: Callable[[Any], None]) -> Callable[[Any], No
             return
         _BRIDGE.users_provider = tracer_provider
         _BRIDGE.provider = None  # the user's spans then follow their own context, not ours
-        diagnostics.log(
-            "info",
-            "an OpenTelemetry TracerProvider was set; its spans stay with it and are not "
-            "added to the X-Ray trace",
-            once="otel-own-provider",
-        )
+        _leave_to_users_provider()
 
     set_tracer_provider.__wrapped__ = original  # type: ignore[attr-defined]
     set_tracer_provider.__doc__ = original.__doc__
     return set_tracer_provider
+
+
+def _leave_to_users_provider() -> None:
+    diagnostics.log(
+        "info",
+        "an OpenTelemetry TracerProvider is already set; its spans stay with it "
+        "and are not added to the X-Ray trace",
+        once="otel-own-provider",
+    )
 
 
 def _get_provider_wrapper(original: Callable[[], Any]) -> Callable[[], Any]:
