@@ -8,15 +8,12 @@ never asserted.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_script import bench_result
 from xraylayer_extension.invocations import INTAKE_FULL, MAX_HELD_SPANS
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 SPANS = 100_000
 # Upper bounds of the growth a flood may cause, far below what 100,000 held spans would take
 # (the extension holds ~2 KiB per span: ~200 MiB), and above what the bounded queues need.
@@ -26,17 +23,8 @@ EXTENSION_PEAK_MIB = 64
 
 @pytest.fixture(scope="module")
 def flood(built_layer: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "flood.py"), "--spans", str(SPANS)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    print(done.stdout)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    return json.loads(line.removeprefix("RESULT "))
+    summary, _ = bench_result("flood.py", "--spans", str(SPANS))
+    return summary
 
 
 def test_the_function_answers_as_without_the_layer(flood: dict) -> None:

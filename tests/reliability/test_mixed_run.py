@@ -6,29 +6,17 @@ asserted (shared machines are noisy)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from bench_script import bench_result
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 EXPORTERS = ("file", "xray-daemon", "otlp-udp", "xray-api", "otlp")
 
 
 @pytest.fixture(scope="module")
 def quick_run(built_layer: Path) -> tuple[dict, str]:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "reliability.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-    return json.loads(line.removeprefix("RESULT ")), done.stdout
+    return bench_result("reliability.py", "--quick")
 
 
 def test_the_books_balance(quick_run: tuple[dict, str]) -> None:
